@@ -1,0 +1,1 @@
+"""Video sources, stylizers, optical flow and pair samplers."""

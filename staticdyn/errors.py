@@ -1,0 +1,61 @@
+"""Exceptions with one clear line each: what is wrong and what the valid choices are.
+
+The CLI prints ``str(exc)`` of these and exits non-zero, without a traceback, because the
+message already says everything a user needs to fix the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class StaticDynError(Exception):
+    """Base class: an input problem the user can fix."""
+
+
+def _preview(items: Iterable[str], limit: int = 60) -> str:
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    more = f", ... (+{len(items) - limit} more)" if len(items) > limit else ""
+    return shown + more
+
+
+class UnknownLayerError(StaticDynError):
+    def __init__(self, model: str, name: str, aliases: Iterable[str], paths: Iterable[str]):
+        self.name = name
+        super().__init__(
+            f"unknown layer '{name}' for model '{model}'. Valid aliases: {_preview(aliases)}. "
+            f"Valid module paths: {_preview(paths)}"
+        )
+
+
+class UnknownChoiceError(StaticDynError):
+    def __init__(self, kind: str, name: str, choices: Iterable[str]):
+        super().__init__(f"unknown {kind} '{name}'. Valid choices: {_preview(sorted(choices))}")
+
+
+class CheckpointMismatchError(StaticDynError):
+    def __init__(self, entry: str, path: str, missing: list[str], unexpected: list[str],
+                 shape_mismatch: list[str] | None = None):
+        shape_mismatch = shape_mismatch or []
+        parts = [
+            f"checkpoint '{path}' does not fit model '{entry}':",
+            f"{len(missing)} missing keys [{_preview(missing, 5)}],",
+            f"{len(unexpected)} unexpected keys [{_preview(unexpected, 5)}]",
+        ]
+        if shape_mismatch:
+            parts.append(f", {len(shape_mismatch)} shape mismatches [{_preview(shape_mismatch, 5)}]")
+        super().__init__(" ".join(parts))
+        self.missing, self.unexpected, self.shape_mismatch = missing, unexpected, shape_mismatch
+
+
+class VideoReadError(StaticDynError):
+    """A single video (or frame) could not be read: the run skips it, logs it and counts it."""
+
+
+class DatasetError(StaticDynError):
+    """The dataset as a whole is unusable (missing root, nothing readable)."""
+
+
+class ConfigMismatchError(StaticDynError):
+    """A run directory already holds a run with a different configuration."""

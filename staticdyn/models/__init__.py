@@ -1,0 +1,1 @@
+"""Model zoo: builders, layer aliases, clip specs, checkpoint loading, VOS nets."""

@@ -1,0 +1,1 @@
+"""Hooks, pooling and the extraction loop: every requested layer captured in one forward pass."""

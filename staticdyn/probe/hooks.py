@@ -1,0 +1,111 @@
+"""Forward hooks that pool each layer's output to (batch, channels) on the device.
+
+Pooling follows METHOD.md section 2: the global average over every non-channel axis. It happens
+inside the hook, on the device, before anything is copied to the host. That matters twice:
+memory (a (B, C, T, H, W) map never leaves the GPU) and correctness (PyTorchVideo's SlowFast
+fuses pathways in place after a stage returns, so reading the output later would see the fused
+values, not the pathway's own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+
+def pool_output(out: object) -> torch.Tensor:
+    """Reduce a layer output to (batch, channels).
+
+    - 5-D (B, C, T, H, W) and 4-D (B, C, H, W) conv maps: mean over all axes after C.
+    - 3-D (B, N, C) token sequences (MViT, TimeSformer): mean over every token, class token
+      included, as the authors did.
+    - 2-D (B, C): returned as is.
+    - A tuple (MViT blocks return ``(x, thw)``): the first tensor.
+    - A list of tensors (a fused multi-pathway stage): each pathway pooled, channels concatenated.
+    """
+    if isinstance(out, tuple):
+        return pool_output(out[0])
+    if isinstance(out, list):
+        return torch.cat([pool_output(o) for o in out], dim=1)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"cannot pool a layer output of type {type(out).__name__}")
+    x = out.float()
+    if x.ndim >= 4:
+        return x.mean(dim=tuple(range(2, x.ndim)))
+    if x.ndim == 3:
+        return x.mean(dim=1)
+    if x.ndim == 2:
+        return x.clone()
+    raise ValueError(f"cannot pool a layer output of shape {tuple(out.shape)}")
+
+
+class _AllCaptured(Exception):  # noqa: N818 - control flow, not an error
+    """Raised by the last hook to stop the forward once every requested layer is pooled."""
+
+
+class PooledHooks:
+    """Context manager: registers one hook per module path, collects pooled outputs.
+
+    With ``stop_early`` the forward pass is cut short once every requested layer has fired: the
+    head is never run. That saves the head's time and makes reduced test resolutions work with
+    heads whose pooling kernels are fixed to the training resolution.
+    """
+
+    def __init__(self, module: nn.Module, layers: Mapping[str, str], stop_early: bool = True):
+        self.module = module
+        self.stop_early = stop_early
+        self.layers = dict(layers)
+        self.pooled: dict[str, torch.Tensor] = {}
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def __enter__(self) -> PooledHooks:
+        modules = dict(self.module.named_modules())
+        for name, path in self.layers.items():
+            self._handles.append(modules[path].register_forward_hook(self._make_hook(name)))
+        return self
+
+    def _make_hook(self, name: str):  # noqa: ANN202
+        def hook(_mod: nn.Module, _inp: object, out: object) -> None:
+            self.pooled[name] = pool_output(out)
+            if self.stop_early and len(self.pooled) == len(self.layers):
+                raise _AllCaptured
+
+        return hook
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def take(self) -> dict[str, torch.Tensor]:
+        """Pooled features of the last forward, in layer order; resets the buffer."""
+        missing = [n for n in self.layers if n not in self.pooled]
+        if missing:
+            raise RuntimeError(f"layers {missing} did not run in the forward pass")
+        out = {n: self.pooled[n] for n in self.layers}
+        self.pooled = {}
+        return out
+
+
+def fresh_inputs(inputs: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """A new list per call: PyTorchVideo's multipathway models overwrite the list they get."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs
+    return list(inputs)
+
+
+def extract_pooled(
+    module: nn.Module,
+    inputs: torch.Tensor | Sequence[torch.Tensor],
+    layers: Mapping[str, str],
+    stop_early: bool = True,
+) -> dict[str, torch.Tensor]:
+    """One forward pass under ``torch.inference_mode``; pooled (B, C) tensors on the device."""
+    with PooledHooks(module, layers, stop_early) as hooks, torch.inference_mode():
+        try:
+            module(fresh_inputs(inputs))
+        except _AllCaptured:
+            pass
+        return hooks.take()
