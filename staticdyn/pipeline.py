@@ -1,0 +1,204 @@
+"""config -> pairs -> model -> hooks -> store -> metrics -> report, for one run.
+
+``run(cfg)`` is what ``python run.py`` calls after Hydra composed the config. Order matters for
+the user: the dataset is opened (and a missing root reported) before any model is built, layer
+names are checked before any data is decoded, and features already in the run's features.h5 are
+never recomputed.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from staticdyn.data.pairs import group_pairs, sample_pairs
+from staticdyn.data.source import VideoSource
+from staticdyn.errors import DatasetError, StaticDynError
+from staticdyn.models.spec import ZooModel
+
+log = logging.getLogger("staticdyn")
+
+# Probe keys that change speed, not results: a run may resume with other values.
+NON_IDENTITY_PROBE_KEYS = frozenset({
+    "batch_size", "num_workers", "device", "list_layers", "progress", "lambda", "estimator",
+})
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
+          "float16": torch.float16}
+
+
+def run_dir_of(cfg: DictConfig) -> Path:
+    """The Hydra run/sweep directory of this job, or ``cfg.out_dir`` outside Hydra."""
+    if cfg.get("out_dir"):
+        return Path(cfg.out_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    raise StaticDynError("no output directory: set out_dir=... when calling run() outside Hydra")
+
+
+def identity_of(cfg: DictConfig) -> dict[str, str]:
+    """Flattened config keys that determine the features (model, dataset, pairs, layers)."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(plain, dict)
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[prefix] = str(node)
+
+    for group in ("model", "dataset"):
+        walk(group, plain.get(group, {}))
+    probe = {k: v for k, v in plain.get("probe", {}).items() if k not in NON_IDENTITY_PROBE_KEYS}
+    walk("probe", probe)
+    return out
+
+
+def build_source(cfg: DictConfig) -> VideoSource:
+    from hydra.utils import instantiate
+
+    try:
+        source = instantiate(cfg.dataset, _convert_="all")
+    except Exception as exc:  # Hydra wraps constructor errors; surface ours unchanged
+        cause = exc
+        while cause.__cause__ is not None and not isinstance(cause, StaticDynError):
+            cause = cause.__cause__
+        if isinstance(cause, StaticDynError):
+            raise cause from None
+        raise
+    if not isinstance(source, VideoSource):
+        raise DatasetError(f"dataset '{cfg.dataset.get('name')}' did not build a VideoSource")
+    if not source.videos:
+        raise DatasetError(f"dataset '{cfg.dataset.get('name')}' has no videos")
+    return source
+
+
+def build_model(cfg: DictConfig) -> ZooModel:
+    from staticdyn.models.zoo import from_config
+
+    return from_config(cfg.model)
+
+
+def select_shard(groups: list, shard: int, num_shards: int) -> tuple[list, int]:
+    """Contiguous slice of the group list for shard ``shard`` (and its first group position)."""
+    if not 0 <= shard < num_shards:
+        raise StaticDynError(f"probe.shard={shard} is outside 0..{num_shards - 1}")
+    lo = len(groups) * shard // num_shards
+    hi = len(groups) * (shard + 1) // num_shards
+    return groups[lo:hi], lo
+
+
+def write_skipped_csv(path: Path, skipped: list[tuple[int, str, str]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item", "reason"])
+        for _, item, reason in skipped:
+            w.writerow([item, reason])
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Run one probe job; returns paths and counts (also used by tests and sweeps)."""
+    from staticdyn.metrics.analyze import analyze_h5
+    from staticdyn.probe.extract import run_extraction
+    from staticdyn.report.run_report import format_terminal_summary, write_run_report
+    from staticdyn.store.h5 import FeatureStore
+
+    probe = cfg.probe
+    out = run_dir_of(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(int(probe.seed))
+    if probe.get("threads"):
+        torch.set_num_threads(int(probe.threads))
+
+    source = build_source(cfg)  # fails on a missing root before any model is built
+    model = build_model(cfg)
+    if probe.get("list_layers"):
+        text = "\n".join(f"  {a:<16} -> {p}" for a, p in model.layers.items())
+        print(f"aliases of model '{model.name}':\n{text}\nmodule paths:\n  "
+              + "\n  ".join(model.module_paths()))
+        return {"listed": True}
+    layers = model.resolve_layers(list(probe.layers) if probe.get("layers") else None)
+    if model.untrained:
+        log.warning("=" * 72)
+        log.warning("MODEL '%s' IS UNTRAINED (random init): results describe the architecture, "
+                    "not a trained network. Pass model.checkpoint=/path to probe real weights.",
+                    model.name)
+        log.warning("=" * 72)
+    dtype = DTYPES.get(str(probe.get("dtype", "float32")))
+    if dtype is None:
+        raise StaticDynError(f"unknown probe.dtype '{probe.dtype}'. Valid: {', '.join(DTYPES)}")
+    device = torch.device(str(probe.get("device", "cpu")))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise StaticDynError("probe.device=cuda but no CUDA device is visible. Valid: cpu")
+    model.module.to(device=device, dtype=dtype)
+
+    pairs = sample_pairs(source.videos, source.num_styles, int(probe.n_pairs), int(probe.seed),
+                         str(probe.sampler))
+    groups, first = select_shard(group_pairs(pairs), int(probe.get("shard", 0)),
+                                 int(probe.get("num_shards", 1)))
+    if len(pairs) < int(probe.n_pairs):
+        log.warning("dataset has %d videos: %d pairs instead of %d", len(source.videos),
+                    len(pairs), probe.n_pairs)
+    attrs = {
+        "config": OmegaConf.to_yaml(cfg, resolve=True),
+        "model": model.name,
+        "dataset": str(cfg.dataset.get("name", source.name)),
+        "sampler": str(probe.sampler),
+        "untrained": bool(model.untrained),
+        "checkpoint": str(model.checkpoint or ""),
+        "shard": int(probe.get("shard", 0)),
+        "num_shards": int(probe.get("num_shards", 1)),
+        "first_group": first,
+        "n_pairs_total": len(pairs),
+    }
+    h5_path = out / "features.h5"
+    with FeatureStore(h5_path, attrs, identity_of(cfg)) as store:
+        if store.complete:
+            log.info("features already complete in %s: reusing them", h5_path)
+            stats = None
+        else:
+            if store.n_groups:
+                log.info("resuming %s at group %d (%d rows)", h5_path, store.n_groups,
+                         store.n_rows)
+            stats = run_extraction(
+                model, source, groups, store, layers,
+                batch_size=int(probe.batch_size), num_workers=int(probe.num_workers),
+                device=device, amp=probe.get("amp"), dtype=dtype,
+                start_mode=str(probe.get("clip_start", "first")),
+                progress=bool(probe.get("progress", True)),
+            )
+        skipped = store.skipped()
+        n_rows = store.n_rows
+        forwards = int(store.f.attrs["forwards"])
+        if n_rows == 0:
+            reasons = "; ".join(f"{i}: {r}" for _, i, r in skipped[:3])
+            raise DatasetError(f"every item was skipped ({len(skipped)} groups). First causes: "
+                               f"{reasons or 'none recorded'}")
+        store.finish(forwards_per_pair=forwards / max(n_rows, 1))
+    write_skipped_csv(out / "skipped.csv", skipped)
+    if stats is not None:
+        log.info("extracted %d pairs with %d forwards (%.2f per pair) in %.1f s; %d skipped",
+                 stats.pairs, stats.forwards, stats.forwards_per_pair, stats.seconds,
+                 stats.skipped)
+    log.info("forwards per pair over the whole file: %.3f", forwards / max(n_rows, 1))
+    if skipped:
+        log.warning("%d items skipped (see %s)", len(skipped), out / "skipped.csv")
+
+    tables = analyze_h5(h5_path, lam=float(probe["lambda"]), estimator=str(probe.estimator))
+    files = write_run_report(tables, out)
+    print(format_terminal_summary(tables))
+    print(f"\nwrote {h5_path}")
+    for name, path in files.items():
+        print(f"wrote {path}" if name else path)
+    sys.stdout.flush()
+    return {"run_dir": out, "features": h5_path, "files": files, "tables": tables,
+            "stats": stats, "skipped": len(skipped), "forwards": forwards, "rows": n_rows}

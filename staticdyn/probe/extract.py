@@ -1,0 +1,157 @@
+"""The extraction loop: pair groups in, pooled features of every layer out, in one pass.
+
+Each batch stacks the clips of whole groups, runs one forward with hooks on every requested
+layer, and appends the rows (in pair order) to the store before the next batch. Work already in
+the store is never redone: the loop starts at the store's committed group count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from staticdyn.data.pairs import Pair
+from staticdyn.data.source import VideoSource
+from staticdyn.models.spec import ZooModel
+from staticdyn.probe.hooks import extract_pooled
+from staticdyn.probe.loader import GroupDataset, GroupItem, collate_groups
+from staticdyn.store.h5 import FeatureStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractionStats:
+    pairs: int = 0
+    forwards: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    forward_seconds: float = 0.0
+
+    @property
+    def forwards_per_pair(self) -> float:
+        return self.forwards / self.pairs if self.pairs else float("nan")
+
+
+def _autocast(device: torch.device, amp: str | bool | None) -> contextlib.AbstractContextManager:
+    if not amp or amp in ("false", "none", "off"):
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
+             "float16": torch.float16, True: torch.bfloat16}.get(amp)
+    if dtype is None:
+        raise ValueError(f"unknown probe.amp '{amp}'. Valid choices: false, bf16, fp16")
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _batches(items: list[GroupItem], max_clips: int) -> Iterator[list[GroupItem]]:
+    """Split loaded groups into forward batches of at most max_clips clips (whole groups)."""
+    cur: list[GroupItem] = []
+    n = 0
+    for it in items:
+        if cur and n + len(it.clips) > max_clips:
+            yield cur
+            cur, n = [], 0
+        cur.append(it)
+        n += len(it.clips)
+    if cur:
+        yield cur
+
+
+def forward_groups(
+    model: ZooModel, items: list[GroupItem], layers: Mapping[str, str], device: torch.device,
+    amp: str | bool | None = None, dtype: torch.dtype = torch.float32,
+) -> dict[str, np.ndarray]:
+    """Pooled features (n_clips, C) per layer for the clips of ``items``, one forward pass."""
+    n_path = len(items[0].clips[0])
+    inputs = [
+        torch.stack([clip[p] for it in items for clip in it.clips]).to(device, dtype,
+                                                                        non_blocking=True)
+        for p in range(n_path)
+    ]
+    with _autocast(device, amp):
+        pooled = extract_pooled(model.module, inputs if n_path > 1 else inputs[0], layers)
+    return {k: v.float().cpu().numpy() for k, v in pooled.items()}
+
+
+def run_extraction(
+    model: ZooModel,
+    source: VideoSource,
+    groups: list[list[Pair]],
+    store: FeatureStore,
+    layers: Mapping[str, str],
+    *,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    device: str | torch.device = "cpu",
+    amp: str | bool | None = None,
+    dtype: torch.dtype = torch.float32,
+    start_mode: str = "first",
+    progress: bool = True,
+) -> ExtractionStats:
+    """Extract every group not yet in ``store``; returns what this call did."""
+    device = torch.device(device)
+    stats = ExtractionStats()
+    done = store.n_groups
+    todo = [(i, g) for i, g in enumerate(groups) if i >= done]
+    if not todo:
+        return stats
+    store.set_layers(layers)
+    clips_per_group = max(1 + len(groups[0]), 2)
+    groups_per_batch = max(1, batch_size // clips_per_group)
+    dataset = GroupDataset(source, todo, model.clip_spec, start_mode)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=groups_per_batch, shuffle=False, num_workers=num_workers,
+        collate_fn=collate_groups, pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    total_pairs = sum(len(g) for g in groups)
+    bar = tqdm(total=total_pairs, initial=sum(len(g) for g in groups[:done]), unit="pair",
+               disable=not progress, dynamic_ncols=True, desc=f"probe {model.name}")
+    t0 = time.perf_counter()
+    for items in loader:
+        skipped = [(it.position, it.skip_item, it.skip_reason) for it in items if it.skip_reason]
+        for s in skipped:
+            log.warning("skipped %s: %s", s[1], s[2])
+        good = [it for it in items if not it.skip_reason]
+        rows: dict[str, list] = {k: [] for k in ("index", "group", "factor", "video", "style_a",
+                                                  "style_b", "seed", "start")}
+        feats: dict[str, tuple[list, list]] = {k: ([], []) for k in layers}
+        n_fwd = 0
+        for batch in _batches(good, max(batch_size, 1)):
+            tf = time.perf_counter()
+            out = forward_groups(model, batch, layers, device, amp, dtype)
+            stats.forward_seconds += time.perf_counter() - tf
+            offset = 0
+            for it in batch:
+                for p, (ia, ib) in zip(it.pairs, it.rows, strict=True):
+                    for k in layers:
+                        feats[k][0].append(out[k][offset + ia])
+                        feats[k][1].append(out[k][offset + ib])
+                    rows["index"].append(p.index)
+                    rows["group"].append(p.group)
+                    rows["factor"].append(p.factor)
+                    rows["video"].append(p.video)
+                    rows["style_a"].append(source.style_names[p.style_a])
+                    rows["style_b"].append(source.style_names[p.style_b])
+                    rows["seed"].append(np.uint64(p.seed))
+                    rows["start"].append(it.start)
+                offset += len(it.clips)
+                n_fwd += len(it.clips)
+        arrays = {k: (np.stack(a), np.stack(b)) for k, (a, b) in feats.items() if a}
+        last = max(it.position for it in items)
+        store.append(rows, arrays, groups_done=last + 1, skipped=skipped, forwards=n_fwd)
+        n_pairs = len(rows["index"])
+        stats.pairs += n_pairs
+        stats.forwards += n_fwd
+        stats.skipped += sum(len(it.pairs) for it in items if it.skip_reason)
+        bar.update(sum(len(it.pairs) for it in items))
+    bar.close()
+    stats.seconds = time.perf_counter() - t0
+    return stats

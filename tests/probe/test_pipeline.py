@@ -1,0 +1,142 @@
+"""End-to-end pipeline on a tiny model and a fake dataset: outputs, reuse, resume, bad input."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from staticdyn.errors import DatasetError, UnknownChoiceError, UnknownLayerError
+from staticdyn.metrics.analyze import LAYERWISE_COLUMNS, UNIT_SCORE_COLUMNS, UNITWISE_COLUMNS
+from staticdyn.pipeline import run
+
+FILES = ["features.h5", "layerwise.csv", "unitwise.csv", "unit_scores.csv", "summary.md",
+         "layerwise.png", "unitwise.png", "skipped.csv"]
+
+
+def _features(path) -> dict[str, np.ndarray]:
+    with h5py.File(path) as f:
+        out = {f"{k}/{m}": f["features"][k][m][:] for k in f["features"] for m in ("a", "b")}
+        out.update({f"pairs/{k}": f["pairs"][k][:] for k in f["pairs"]})
+        return out
+
+
+def test_run_writes_every_file_with_documented_columns(cfg_factory) -> None:
+    res = run(cfg_factory(overrides=["model=toy3d", "probe.n_pairs=16"]))
+    out = res["run_dir"]
+    for name in FILES:
+        assert (out / name).exists() and (out / name).stat().st_size > 0, name
+    assert list(pd.read_csv(out / "layerwise.csv").columns) == LAYERWISE_COLUMNS
+    assert list(pd.read_csv(out / "unitwise.csv").columns) == UNITWISE_COLUMNS
+    assert list(pd.read_csv(out / "unit_scores.csv").columns) == UNIT_SCORE_COLUMNS
+    lw = pd.read_csv(out / "layerwise.csv")
+    assert lw["layer"].tolist() == ["stage1", "stage2", "stage3", "stage4"]
+    assert (lw["pairs_dynamic"] + lw["pairs_static"] == 16).all()
+    with h5py.File(out / "features.h5") as f:
+        assert f.attrs["factor_names"].tolist() == ["dynamic", "static"]
+        assert f.attrs["sampler"] == "shared" and bool(f.attrs["complete"])
+        assert "model:" in f.attrs["config"]
+        assert f["features/stage4/a"].shape == (16, 64)
+        assert f["features/stage4"].attrs["module"] == "blocks.3"
+        assert f["pairs/factor"].dtype == np.int8
+    assert "UNTRAINED" in (out / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(("sampler", "per_pair"), [("shared", 1.5), ("authors", 2.0)])
+def test_forwards_per_pair(cfg_factory, sampler: str, per_pair: float) -> None:
+    res = run(cfg_factory(sampler, ["model=toy3d", "probe.n_pairs=12",
+                                    f"probe.sampler={sampler}"]))
+    assert res["forwards"] / res["rows"] == per_pair
+
+
+def test_same_seed_same_features_any_batch_size(cfg_factory) -> None:
+    a = _features(run(cfg_factory("a", ["model=toy3d", "probe.n_pairs=12",
+                                        "probe.batch_size=3"]))["features"])
+    b = _features(run(cfg_factory("b", ["model=toy3d", "probe.n_pairs=12",
+                                        "probe.batch_size=12"]))["features"])
+    assert a.keys() == b.keys()
+    for k in a:
+        if k.startswith("pairs/"):
+            assert (a[k] == b[k]).all(), k  # pairs bit for bit
+        else:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_resume_after_interruption_gives_same_file(cfg_factory, monkeypatch) -> None:
+    over = ["model=toy3d", "probe.n_pairs=16", "probe.batch_size=3"]
+    ref = _features(run(cfg_factory("ref", over))["features"])
+
+    from tests.probe import fakes
+
+    calls = {"n": 0}
+    orig = fakes.FakeSource.read
+
+    def flaky(self, video, style):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise KeyboardInterrupt  # a kill in the middle of extraction
+        return orig(self, video, style)
+
+    cfg = cfg_factory("resumed", over)
+    monkeypatch.setattr(fakes.FakeSource, "read", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg)
+    with h5py.File(cfg.out_dir + "/features.h5") as f:
+        partial = int(f.attrs["n_rows"])
+        assert 0 < partial < 16 and not bool(f.attrs["complete"])
+    monkeypatch.setattr(fakes.FakeSource, "read", orig)
+    got = _features(run(cfg)["features"])
+    for k in ref:
+        if k.startswith("pairs/"):
+            assert (ref[k] == got[k]).all(), k
+        else:
+            np.testing.assert_allclose(ref[k], got[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_frame_order_invariant_model_has_no_dynamic_units(cfg_factory) -> None:
+    res = run(cfg_factory(overrides=["model=toy_invariant", "probe.n_pairs=24"]))
+    scores = res["tables"].unit_scores
+    np.testing.assert_allclose(scores["r_static"], 1.0, atol=1e-4)
+    assert (res["tables"].unitwise["dynamic"] == 0).all()
+
+
+def test_unreadable_videos_are_skipped_logged_and_counted(cfg_factory) -> None:
+    res = run(cfg_factory(overrides=["model=toy3d", "probe.n_pairs=12",
+                                     "probe.sampler=authors"],
+                          dataset={"bad": ["v001", "v002", "v005"]}))
+    out = res["run_dir"]
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert res["skipped"] == len(skipped) == 3
+    assert list(skipped.columns) == ["item", "reason"]
+    assert skipped["reason"].str.contains("planted unreadable").all()
+    assert res["rows"] == 12 - 3
+
+
+def test_everything_skipped_fails_with_causes(cfg_factory) -> None:
+    bad = [f"v{i:03d}" for i in range(12)]
+    with pytest.raises(DatasetError, match="every item was skipped.*planted"):
+        run(cfg_factory(overrides=["model=toy3d", "probe.n_pairs=4"], dataset={"bad": bad}))
+
+
+def test_unknown_layer_lists_real_names(cfg_factory) -> None:
+    with pytest.raises(UnknownLayerError, match=r"stage9.*stage1, stage2.*blocks\.0"):
+        run(cfg_factory(overrides=["model=toy3d", "probe.layers=[stage1,stage9]"]))
+
+
+def test_module_path_layers(cfg_factory) -> None:
+    res = run(cfg_factory(overrides=["model=toy3d", "probe.n_pairs=4",
+                                     "probe.layers=[blocks.1.0,stage4]"]))
+    assert res["tables"].layerwise["layer"].tolist() == ["blocks.1.0", "stage4"]
+
+
+def test_unknown_model(cfg_factory) -> None:
+    cfg = cfg_factory(overrides=["model=toy3d"])
+    cfg.model.name = "nonexistent"
+    cfg.model.builder = "nope.missing.fn"
+    with pytest.raises(Exception, match="nope"):
+        run(cfg)
+    from staticdyn.models.zoo import load_model
+
+    with pytest.raises(UnknownChoiceError, match="x3d_xs"):
+        load_model("bogus_model")
