@@ -44,7 +44,8 @@ class CheckpointMismatchError(StaticDynError):
             f"{len(unexpected)} unexpected keys [{_preview(unexpected, 5)}]",
         ]
         if shape_mismatch:
-            parts.append(f", {len(shape_mismatch)} shape mismatches [{_preview(shape_mismatch, 5)}]")
+            shown = _preview(shape_mismatch, 5)
+            parts.append(f", {len(shape_mismatch)} shape mismatches [{shown}]")
         super().__init__(" ".join(parts))
         self.missing, self.unexpected, self.shape_mismatch = missing, unexpected, shape_mismatch
 

@@ -17,10 +17,11 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from staticdyn.data.pairs import group_pairs, sample_pairs
+from staticdyn.data.pairs import group_pairs
 from staticdyn.data.source import VideoSource
 from staticdyn.errors import DatasetError, StaticDynError
 from staticdyn.models.spec import ZooModel
+from staticdyn.probe.tasks import get_task
 
 log = logging.getLogger("staticdyn")
 
@@ -141,8 +142,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise StaticDynError("probe.device=cuda but no CUDA device is visible. Valid: cpu")
     model.module.to(device=device, dtype=dtype)
 
-    pairs = sample_pairs(source.videos, source.num_styles, int(probe.n_pairs), int(probe.seed),
-                         str(probe.sampler))
+    task = get_task(str(probe.get("task", "action")))
+    probe_plain = OmegaConf.to_container(probe, resolve=True)
+    pairs = task.sample(source, probe_plain)
     groups, first = select_shard(group_pairs(pairs), int(probe.get("shard", 0)),
                                  int(probe.get("num_shards", 1)))
     if len(pairs) < int(probe.n_pairs):
@@ -173,7 +175,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 model, source, groups, store, layers,
                 batch_size=int(probe.batch_size), num_workers=int(probe.num_workers),
                 device=device, amp=probe.get("amp"), dtype=dtype,
-                start_mode=str(probe.get("clip_start", "first")),
+                load_fn=task.load_group, probe_cfg=probe_plain,
                 progress=bool(probe.get("progress", True)),
             )
         skipped = store.skipped()

@@ -60,7 +60,8 @@ def sample_pairs(
         raise ValueError(f"probe.n_pairs must be >= 1; got {n_pairs}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(videos))
-    pair_seeds = np.random.SeedSequence([seed, 0x5EED]).generate_state(2 * len(videos) + 2, np.uint64)
+    seq = np.random.SeedSequence([seed, 0x5EED])
+    pair_seeds = seq.generate_state(2 * len(videos) + 2, np.uint64)
     pairs: list[Pair] = []
     for g, vi in enumerate(order):
         if len(pairs) >= n_pairs:

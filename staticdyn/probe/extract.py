@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,10 +93,14 @@ def run_extraction(
     device: str | torch.device = "cpu",
     amp: str | bool | None = None,
     dtype: torch.dtype = torch.float32,
-    start_mode: str = "first",
+    load_fn: Callable[..., GroupItem] | None = None,
+    probe_cfg: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> ExtractionStats:
-    """Extract every group not yet in ``store``; returns what this call did."""
+    """Extract every group not yet in ``store``; returns what this call did.
+
+    ``load_fn`` builds one group's inputs (the task's loader; action recognition by default).
+    """
     device = torch.device(device)
     stats = ExtractionStats()
     done = store.n_groups
@@ -105,7 +110,11 @@ def run_extraction(
     store.set_layers(layers)
     clips_per_group = max(1 + len(groups[0]), 2)
     groups_per_batch = max(1, batch_size // clips_per_group)
-    dataset = GroupDataset(source, todo, model.clip_spec, start_mode)
+    if load_fn is None:
+        from staticdyn.probe.tasks import ACTION
+
+        load_fn = ACTION.load_group
+    dataset = GroupDataset(source, todo, model.clip_spec, load_fn, probe_cfg or {})
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=groups_per_batch, shuffle=False, num_workers=num_workers,
         collate_fn=collate_groups, pin_memory=device.type == "cuda",

@@ -89,7 +89,9 @@ class PooledHooks:
         return out
 
 
-def fresh_inputs(inputs: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+def fresh_inputs(
+    inputs: torch.Tensor | Sequence[torch.Tensor],
+) -> torch.Tensor | list[torch.Tensor]:
     """A new list per call: PyTorchVideo's multipathway models overwrite the list they get."""
     if isinstance(inputs, torch.Tensor):
         return inputs

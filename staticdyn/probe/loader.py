@@ -9,7 +9,9 @@ depend on which worker builds the group.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,18 +77,22 @@ def load_group(
 
 
 class GroupDataset(torch.utils.data.Dataset):
-    """Map-style dataset over pair groups, for torch's DataLoader (workers, pinned memory)."""
+    """Map-style dataset over pair groups, for torch's DataLoader (workers, pinned memory).
+
+    ``load_fn(source, position, pairs, spec, probe_cfg)`` is the task's group builder.
+    """
 
     def __init__(self, source: VideoSource, groups: list[tuple[int, list[Pair]]], spec: ClipSpec,
-                 start_mode: str = "first"):
-        self.source, self.groups, self.spec, self.start_mode = source, groups, spec, start_mode
+                 load_fn: Callable[..., GroupItem], probe_cfg: Mapping[str, Any]):
+        self.source, self.groups, self.spec = source, groups, spec
+        self.load_fn, self.probe_cfg = load_fn, dict(probe_cfg)
 
     def __len__(self) -> int:
         return len(self.groups)
 
     def __getitem__(self, i: int) -> GroupItem:
         position, pairs = self.groups[i]
-        return load_group(self.source, position, pairs, self.spec, self.start_mode)
+        return self.load_fn(self.source, position, pairs, self.spec, self.probe_cfg)
 
 
 def collate_groups(items: list[GroupItem]) -> list[GroupItem]:
