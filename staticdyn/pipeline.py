@@ -89,12 +89,19 @@ def build_model(cfg: DictConfig) -> ZooModel:
     return from_config(cfg.model)
 
 
-def select_shard(groups: list, shard: int, num_shards: int) -> tuple[list, int]:
-    """Contiguous slice of the group list for shard ``shard`` (and its first group position)."""
+def select_shard(
+    groups: list, shard: int, num_shards: int, per_batch: int = 1
+) -> tuple[list, int]:
+    """Contiguous slice of the group list for shard ``shard`` (and its first group position).
+
+    Shard boundaries fall on batch boundaries, so a shard forms the same forward batches as
+    the unsharded run and merged shards equal it exactly.
+    """
     if not 0 <= shard < num_shards:
         raise StaticDynError(f"probe.shard={shard} is outside 0..{num_shards - 1}")
-    lo = len(groups) * shard // num_shards
-    hi = len(groups) * (shard + 1) // num_shards
+    n_batches = -(-len(groups) // per_batch)
+    lo = min(len(groups), n_batches * shard // num_shards * per_batch)
+    hi = min(len(groups), n_batches * (shard + 1) // num_shards * per_batch)
     return groups[lo:hi], lo
 
 
@@ -109,7 +116,7 @@ def write_skipped_csv(path: Path, skipped: list[tuple[int, str, str]]) -> None:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run one probe job; returns paths and counts (also used by tests and sweeps)."""
     from staticdyn.metrics.analyze import analyze_h5
-    from staticdyn.probe.extract import run_extraction
+    from staticdyn.probe.extract import groups_per_batch, run_extraction
     from staticdyn.report.run_report import format_terminal_summary, write_run_report
     from staticdyn.store.h5 import FeatureStore
 
@@ -145,8 +152,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     task = get_task(str(probe.get("task", "action")))
     probe_plain = OmegaConf.to_container(probe, resolve=True)
     pairs = task.sample(source, probe_plain)
-    groups, first = select_shard(group_pairs(pairs), int(probe.get("shard", 0)),
-                                 int(probe.get("num_shards", 1)))
+    all_groups = group_pairs(pairs)
+    groups, first = select_shard(all_groups, int(probe.get("shard", 0)),
+                                 int(probe.get("num_shards", 1)),
+                                 groups_per_batch(int(probe.batch_size), all_groups))
     if len(pairs) < int(probe.n_pairs):
         log.warning("dataset has %d videos: %d pairs instead of %d", len(source.videos),
                     len(pairs), probe.n_pairs)
@@ -172,7 +181,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 log.info("resuming %s at group %d (%d rows)", h5_path, store.n_groups,
                          store.n_rows)
             stats = run_extraction(
-                model, source, groups, store, layers,
+                model, source, groups, store, layers, first_position=first,
                 batch_size=int(probe.batch_size), num_workers=int(probe.num_workers),
                 device=device, amp=probe.get("amp"), dtype=dtype,
                 load_fn=task.load_group, probe_cfg=probe_plain,

@@ -81,6 +81,30 @@ def forward_groups(
     return {k: v.float().cpu().numpy() for k, v in pooled.items()}
 
 
+def groups_per_batch(batch_size: int, groups: list[list[Pair]]) -> int:
+    """Whole groups per loader batch, so one forward sees about ``batch_size`` clips."""
+    clips_per_group = 1 + max((len(g) for g in groups[:1]), default=1)
+    return max(1, batch_size // clips_per_group)
+
+
+def aligned_batches(positions: list[int], per_batch: int) -> list[list[int]]:
+    """Dataset indices grouped by global batch (position // per_batch).
+
+    Batches are aligned to the global group list, not to where this call starts: a resumed run
+    or a shard starting on a batch boundary forms exactly the batches of an uninterrupted
+    unsharded run, so its features are identical to the last bit, not just close.
+    """
+    out: list[list[int]] = []
+    last = None
+    for i, pos in enumerate(positions):
+        key = pos // per_batch
+        if key != last:
+            out.append([])
+            last = key
+        out[-1].append(i)
+    return out
+
+
 def run_extraction(
     model: ZooModel,
     source: VideoSource,
@@ -88,6 +112,7 @@ def run_extraction(
     store: FeatureStore,
     layers: Mapping[str, str],
     *,
+    first_position: int = 0,
     batch_size: int = 8,
     num_workers: int = 0,
     device: str | torch.device = "cpu",
@@ -99,26 +124,26 @@ def run_extraction(
 ) -> ExtractionStats:
     """Extract every group not yet in ``store``; returns what this call did.
 
-    ``load_fn`` builds one group's inputs (the task's loader; action recognition by default).
+    ``groups`` is this job's slice of the run's group list, starting at global position
+    ``first_position``. ``load_fn`` builds one group's inputs (the task's loader; action
+    recognition by default).
     """
     device = torch.device(device)
     stats = ExtractionStats()
     done = store.n_groups
-    todo = [(i, g) for i, g in enumerate(groups) if i >= done]
+    todo = [(first_position + i, g) for i, g in enumerate(groups) if i >= done]
     if not todo:
         return stats
     store.set_layers(layers)
-    clips_per_group = max(1 + len(groups[0]), 2)
-    groups_per_batch = max(1, batch_size // clips_per_group)
+    per_batch = groups_per_batch(batch_size, groups)
     if load_fn is None:
         from staticdyn.probe.tasks import ACTION
 
         load_fn = ACTION.load_group
     dataset = GroupDataset(source, todo, model.clip_spec, load_fn, probe_cfg or {})
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=groups_per_batch, shuffle=False, num_workers=num_workers,
-        collate_fn=collate_groups, pin_memory=device.type == "cuda",
-        persistent_workers=False,
+        dataset, batch_sampler=aligned_batches([p for p, _ in todo], per_batch),
+        num_workers=num_workers, collate_fn=collate_groups, pin_memory=device.type == "cuda",
     )
     total_pairs = sum(len(g) for g in groups)
     bar = tqdm(total=total_pairs, initial=sum(len(g) for g in groups[:done]), unit="pair",
@@ -154,7 +179,7 @@ def run_extraction(
                 offset += len(it.clips)
                 n_fwd += len(it.clips)
         arrays = {k: (np.stack(a), np.stack(b)) for k, (a, b) in feats.items() if a}
-        last = max(it.position for it in items)
+        last = max(it.position for it in items) - first_position
         store.append(rows, arrays, groups_done=last + 1, skipped=skipped, forwards=n_fwd)
         n_pairs = len(rows["index"])
         stats.pairs += n_pairs

@@ -165,6 +165,10 @@ class FeatureStore:
         self.f.flush()
 
     def finish(self, **attrs: object) -> None:
+        """Mark the run complete, after storing the mergeable per-factor moments."""
+        from staticdyn.store.summary import compute_summary, write_summary
+
+        write_summary(self.f, compute_summary(self.f))
         for k, v in attrs.items():
             self.f.attrs[k] = v
         self.f.attrs["complete"] = True
