@@ -8,11 +8,12 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 
 .PHONY: install demo test test-full lint bench clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile requirements/mmaction.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps -r requirements/mmaction.txt
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -35,6 +35,11 @@ class ExtractionStats:
     skipped: int = 0
     seconds: float = 0.0
     forward_seconds: float = 0.0
+    wait_seconds: float = 0.0  # blocked on the data loader
+
+    @property
+    def data_wait_fraction(self) -> float:
+        return self.wait_seconds / self.seconds if self.seconds else float("nan")
 
     @property
     def forwards_per_pair(self) -> float:
@@ -149,7 +154,9 @@ def run_extraction(
     bar = tqdm(total=total_pairs, initial=sum(len(g) for g in groups[:done]), unit="pair",
                disable=not progress, dynamic_ncols=True, desc=f"probe {model.name}")
     t0 = time.perf_counter()
+    tw = t0
     for items in loader:
+        stats.wait_seconds += time.perf_counter() - tw
         skipped = [(it.position, it.skip_item, it.skip_reason) for it in items if it.skip_reason]
         for s in skipped:
             log.warning("skipped %s: %s", s[1], s[2])
@@ -186,6 +193,7 @@ def run_extraction(
         stats.forwards += n_fwd
         stats.skipped += sum(len(it.pairs) for it in items if it.skip_reason)
         bar.update(sum(len(it.pairs) for it in items))
+        tw = time.perf_counter()
     bar.close()
     stats.seconds = time.perf_counter() - t0
     return stats

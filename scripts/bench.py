@@ -1,0 +1,269 @@
+"""Speed and memory figures for staticdyn, written to BENCHMARKS.md.
+
+(a) time to probe all stages in one run / time to probe only the last stage (target <= 1.05;
+    the authors' code needs one run per stage, so 5);
+(b) forward passes per pair for each sampler;
+(c) extraction wall time / bare model-forward time for the same clips (target <= 1.2 on CPU);
+(d) metric time for 3000 pairs x 2048 units;
+(e) peak RSS as the pair count grows (must stay flat: features stream to disk);
+(g) with --gpu: clips/s at the paper's input sizes and the fraction of time waiting on data.
+
+Timings are taken on whatever machine runs the script; BENCHMARKS.md records which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _cfg(out: Path, overrides: list[str]):  # noqa: ANN202
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=[f"out_dir={out}", "probe.progress=false",
+                                            *overrides])
+
+
+def _extract(cfg, layers: list[str] | None):  # noqa: ANN001, ANN202
+    """Run only the extraction stage of a run (model and data built outside the timer)."""
+    from omegaconf import OmegaConf
+
+    from staticdyn.data.pairs import group_pairs
+    from staticdyn.pipeline import build_model, build_source
+    from staticdyn.probe.extract import run_extraction
+    from staticdyn.probe.tasks import get_task
+    from staticdyn.store.h5 import FeatureStore
+
+    source = build_source(cfg)
+    model = build_model(cfg)
+    resolved = model.resolve_layers(layers)
+    probe = OmegaConf.to_container(cfg.probe, resolve=True)
+    task = get_task(probe["task"])
+    groups = group_pairs(task.sample(source, probe))
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench_{time.monotonic_ns()}.h5"
+    with FeatureStore(path, {"model": model.name}, {}) as store:
+        t = time.perf_counter()
+        stats = run_extraction(model, source, groups, store, resolved,
+                               batch_size=int(probe["batch_size"]),
+                               num_workers=int(probe["num_workers"]), device=probe["device"],
+                               amp=probe.get("amp"), load_fn=task.load_group, probe_cfg=probe,
+                               progress=False)
+        wall = time.perf_counter() - t
+    path.unlink()
+    return model, source, groups, stats, wall
+
+
+def bare_forward_seconds(model, source, groups, cfg) -> float:  # noqa: ANN001
+    """Full-model forward (head included, no hooks) on the same clips in the same batches."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from staticdyn.probe.extract import aligned_batches, groups_per_batch
+    from staticdyn.probe.tasks import get_task
+
+    probe = OmegaConf.to_container(cfg.probe, resolve=True)
+    task = get_task(probe["task"])
+    items = [task.load_group(source, i, g, model.clip_spec, probe) for i, g in enumerate(groups)]
+    per = groups_per_batch(int(probe["batch_size"]), groups)
+    total = 0.0
+    for batch in aligned_batches(list(range(len(items))), per):
+        clips = [c for i in batch for c in items[i].clips]
+        inputs = [torch.stack([c[p] for c in clips]) for p in range(len(clips[0]))]
+        x = inputs if len(inputs) > 1 else inputs[0]
+        t = time.perf_counter()
+        with torch.inference_mode():
+            try:
+                model.module(list(x) if isinstance(x, list) else x)
+            except RuntimeError:
+                # heads with fixed pools fail at reduced sizes: time the backbone instead
+                from staticdyn.probe.hooks import extract_pooled
+
+                extract_pooled(model.module, x, {"last": model.layers[model.default_layers[-1]]})
+        total += time.perf_counter() - t
+    return total
+
+
+def bench_layers_and_overhead(model_name: str, dataset: str, pairs: int, work: Path,
+                              extra: list[str]) -> dict:
+    over = [f"model={model_name}", f"dataset={dataset}", f"probe.n_pairs={pairs}", *extra]
+    cfg = _cfg(work / "ab", over)
+    # warm-up (first forwards allocate and tune)
+    _extract(_cfg(work / "warm", [*over[:2], "probe.n_pairs=4"]), None)
+    _, _, _, s_last, t_last = _extract(cfg, None if False else ["stage5"])
+    model, source, groups, s_all, t_all = _extract(cfg, None)
+    t_bare = bare_forward_seconds(model, source, groups, cfg)
+    res = {"model": model_name, "dataset": dataset, "pairs": s_all.pairs,
+           "t_all_layers": t_all, "t_last_layer": t_last, "ratio_all_over_last": t_all / t_last,
+           "t_bare_forward": t_bare, "ratio_extract_over_bare": t_all / t_bare,
+           "data_wait_fraction": s_all.data_wait_fraction,
+           "forwards_per_pair_shared": s_all.forwards_per_pair}
+    cfg_auth = _cfg(work / "auth", [*over, "probe.sampler=authors", "probe.n_pairs=8"])
+    res["forwards_per_pair_authors"] = _extract(cfg_auth, ["stage5"])[3].forwards_per_pair
+    return res
+
+
+def bench_metrics(n: int = 3000, c: int = 2048) -> dict:
+    from staticdyn.metrics.layerwise import layerwise
+    from staticdyn.metrics.unitwise import classify_units, count_classes, unit_scores
+
+    rng = np.random.default_rng(0)
+    za = rng.normal(size=(n, c)).astype(np.float32)
+    zb = (za + rng.normal(size=(n, c))).astype(np.float32)
+    factor = rng.integers(0, 2, n)
+    t = time.perf_counter()
+    layerwise(za, zb, factor)
+    r_d, r_s, dead = unit_scores(za, zb, factor)
+    count_classes(classify_units(r_d, r_s, dead, 0.5))
+    return {"pairs": n, "units": c, "seconds": time.perf_counter() - t}
+
+
+RSS_DRIVER = """
+import resource, sys, json
+sys.path.insert(0, {root!r})
+from scripts.bench import _cfg
+from staticdyn.pipeline import run
+from pathlib import Path
+cfg = _cfg(Path({out!r}), {over!r})
+run(cfg)
+print("RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_rss(work: Path, counts: list[int]) -> list[dict]:
+    out = []
+    for n in counts:
+        over = ["model=toy3d", "dataset=synthetic_tiny", f"dataset.n_videos={n}",
+                f"probe.n_pairs={n}", "probe.batch_size=24"]
+        code = RSS_DRIVER.format(root=str(ROOT), out=str(work / f"rss{n}"), over=over)
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=ROOT, check=True)
+        kb = int(next(line.split()[1] for line in proc.stdout.splitlines()
+                      if line.startswith("RSS_KB")))
+        out.append({"pairs": n, "peak_rss_mb": kb / 1024, "seconds": time.perf_counter() - t})
+    return out
+
+
+def bench_gpu(work: Path, pairs: int) -> list[dict]:
+    rows = []
+    for name in ("slowfast_r50", "i3d_r50", "mvit_base_16x4"):
+        over = [f"model={name}", "dataset=synthetic", f"probe.n_pairs={pairs}",
+                "probe.device=cuda", "probe.batch_size=32", "probe.num_workers=8",
+                "dataset.n_videos=2000"]
+        _extract(_cfg(work / "gw", [*over[:2], "probe.n_pairs=16", *over[3:]]), None)
+        _, _, _, st, wall = _extract(_cfg(work / f"g_{name}", over), None)
+        rows.append({"model": name, "pairs": st.pairs, "clips_per_s": st.forwards / wall,
+                     "pairs_per_s": st.pairs / wall, "data_wait_fraction":
+                     st.data_wait_fraction, "seconds": wall})
+    return rows
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return (f"{platform.system()} {platform.machine()} ({cpu}), {os.cpu_count()} CPU cores, "
+            f"torch {torch.__version__} with {torch.get_num_threads()} threads, GPU: {gpu}")
+
+
+def write_markdown(res: dict, path: Path, command: str) -> None:
+    a = res.get("layers")
+    lines = ["# Benchmarks", "", f"Machine: {res['machine']}", "", f"Command: `{command}`", "",
+             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    if a:
+        lines += [
+            f"## (a)-(c) Extraction ({a['model']} on {a['dataset']}, {a['pairs']} pairs)", "",
+            "| figure | value | target |", "|---|---|---|",
+            f"| (a) all stages / last stage only | {a['ratio_all_over_last']:.3f} "
+            f"({a['t_all_layers']:.1f} s / {a['t_last_layer']:.1f} s) | <= 1.05 (authors: 5) |",
+            f"| (b) forwards per pair, `shared` | {a['forwards_per_pair_shared']:.2f} | <= 1.5 |",
+            f"| (b) forwards per pair, `authors` | {a['forwards_per_pair_authors']:.2f} | 2 |",
+            f"| (c) extraction / bare forward | {a['ratio_extract_over_bare']:.3f} "
+            f"({a['t_all_layers']:.1f} s / {a['t_bare_forward']:.1f} s) | <= 1.2 on CPU |",
+            f"| data-wait fraction of extraction | {a['data_wait_fraction']:.2f} | |", ""]
+    m = res.get("metrics")
+    if m:
+        lines += ["## (d) Metrics", "",
+                  f"Layer-wise + unit-wise for {m['pairs']} pairs x {m['units']} units: "
+                  f"{m['seconds']:.2f} s", ""]
+    if res.get("bootstrap"):
+        b = res["bootstrap"]
+        lines += ["## Bootstrap", "", f"{b['B']} resamples of {b['pairs']} pairs x "
+                  f"{b['units']} units: {b['seconds']:.2f} s", ""]
+    if res.get("rss"):
+        lines += ["## (e) Peak RSS vs pairs (toy3d on synthetic_tiny, one process per run)", "",
+                  "| pairs | peak RSS (MB) | wall (s) |", "|---|---|---|"]
+        lines += [f"| {r['pairs']} | {r['peak_rss_mb']:.0f} | {r['seconds']:.1f} |"
+                  for r in res["rss"]]
+        lines.append("")
+    if res.get("gpu"):
+        lines += ["## GPU throughput (paper input sizes)", "",
+                  "| model | pairs | clips/s | pairs/s | data-wait fraction |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['pairs']} | {r['clips_per_s']:.1f} | "
+                  f"{r['pairs_per_s']:.1f} | {r['data_wait_fraction']:.2f} |" for r in res["gpu"]]
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="x3d_xs")
+    ap.add_argument("--dataset", default="synthetic")
+    ap.add_argument("--pairs", type=int, default=60)
+    ap.add_argument("--rss", default="200,1000,2000")
+    ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--gpu-pairs", type=int, default=256)
+    ap.add_argument("--skip", default="", help="comma list of: layers,metrics,bootstrap,rss")
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    res: dict = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "layers" not in skip:
+            res["layers"] = bench_layers_and_overhead(args.model, args.dataset, args.pairs, work,
+                                                      [])
+            print(json.dumps(res["layers"], indent=1))
+        if "metrics" not in skip:
+            res["metrics"] = bench_metrics()
+            print(res["metrics"])
+        if "bootstrap" not in skip:
+            try:
+                from staticdyn.metrics.bootstrap import benchmark as bootstrap_benchmark
+            except ImportError:
+                bootstrap_benchmark = None
+            if bootstrap_benchmark is not None:
+                res["bootstrap"] = bootstrap_benchmark()
+                print(res["bootstrap"])
+        if "rss" not in skip:
+            res["rss"] = bench_rss(work, [int(x) for x in args.rss.split(",")])
+            print(res["rss"])
+        if args.gpu:
+            res["gpu"] = bench_gpu(work, args.gpu_pairs)
+            print(res["gpu"])
+    write_markdown(res, Path(args.out), "python scripts/bench.py " + " ".join(sys.argv[1:]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
