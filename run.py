@@ -9,22 +9,49 @@ from __future__ import annotations
 import logging
 import sys
 
+from pathlib import Path
+
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from staticdyn.errors import StaticDynError
 
 
+def dispatch(cfg: DictConfig) -> None:
+    mode = cfg.get("mode", "probe")
+    if mode == "train":
+        from staticdyn.train import run_train
+
+        run_train(cfg)
+    elif mode == "probe":
+        from staticdyn.pipeline import run
+
+        run(cfg)
+    else:
+        raise StaticDynError(f"unknown mode '{mode}'. Valid choices: probe, train")
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    from staticdyn.pipeline import run
-
+    hc = HydraConfig.get()
     try:
-        run(cfg)
-    except StaticDynError as exc:
-        logging.getLogger("staticdyn").error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        dispatch(cfg)
+    except Exception as exc:
+        log = logging.getLogger("staticdyn")
+        if hc.mode == RunMode.MULTIRUN:
+            # one failed job must not stop the sweep: record it, report it at the end
+            from staticdyn.sweep import record_failure
+
+            log.error("job failed: %s: %s", type(exc).__name__, exc, exc_info=True)
+            record_failure(Path(hc.runtime.output_dir), exc)
+            return
+        if isinstance(exc, StaticDynError):
+            log.error("%s", exc)
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        raise
 
 
 if __name__ == "__main__":

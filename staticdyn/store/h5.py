@@ -17,6 +17,8 @@ the journal, so a run killed at any point resumes with exactly the committed bat
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import h5py
 import numpy as np
 
 from staticdyn import __version__
-from staticdyn.errors import ConfigMismatchError
+from staticdyn.errors import ConfigMismatchError, StaticDynError
 from staticdyn.store.journal import Journal
 
 STR = h5py.string_dtype(encoding="utf-8")
@@ -72,6 +74,29 @@ class FeatureStore:
         """
         self.path = Path(path)
         self.chunk_rows = chunk_rows
+        self.f: h5py.File | None = None
+        self._lock_fd = self._lock()
+        try:
+            self._open(attrs, identity)
+        except BaseException:
+            self.close()
+            raise
+
+    def _lock(self) -> int:
+        """Exclusive lock for the life of the store: two jobs never write the same file."""
+        lock = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StaticDynError(
+                f"another process is writing {self.path} (lock {lock} is held); wait for it or "
+                "use another output directory"
+            ) from None
+        return fd
+
+    def _open(self, attrs: Mapping[str, object], identity: Mapping[str, object] | None) -> None:
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
         identity = {k: str(v) for k, v in (identity or {}).items()}
         if self.journal.exists():
@@ -82,11 +107,7 @@ class FeatureStore:
             self.f = h5py.File(self.path, "a")
             stored = {k[len("identity."):]: str(v) for k, v in self.f.attrs.items()
                       if k.startswith("identity.")}
-            try:
-                self._check_identity(stored, identity)
-            except ConfigMismatchError:
-                self.f.close()
-                raise
+            self._check_identity(stored, identity)
             if not self.complete:  # no journal: nothing committed can be trusted; restart
                 self.f.close()
                 self.path.unlink()
@@ -236,8 +257,11 @@ class FeatureStore:
         return list(zip(g["group"][:n].tolist(), items, reasons, strict=True))
 
     def close(self) -> None:
-        if getattr(self, "f", None) is not None and self.f.id.valid:
+        if self.f is not None and self.f.id.valid:
             self.f.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     def __enter__(self) -> FeatureStore:
         return self

@@ -67,3 +67,14 @@ def test_different_config_is_refused_with_keys(tmp_path: Path) -> None:
         s.append(_rows(0, 1), _feats(1, 0), groups_done=1)
     with pytest.raises(ConfigMismatchError, match=r"probe\.seed: stored='0' now='1'"):
         FeatureStore(p, {}, {"model.name": "a", "probe.seed": 1})
+
+
+def test_two_writers_never_share_a_file(tmp_path: Path) -> None:
+    from staticdyn.errors import StaticDynError
+
+    p = tmp_path / "f.h5"
+    with FeatureStore(p, {}, {}):
+        with pytest.raises(StaticDynError, match="another process is writing"):
+            FeatureStore(p, {}, {})
+    with FeatureStore(p, {}, {}) as s:  # released on close
+        assert s.n_rows == 0
