@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from staticdyn.data.pairs import group_pairs
 from staticdyn.data.source import VideoSource
@@ -113,8 +113,50 @@ def write_skipped_csv(path: Path, skipped: list[tuple[int, str, str]]) -> None:
             w.writerow([item, reason])
 
 
+def run_seeds(cfg: DictConfig) -> dict[str, Any]:
+    """``probe.seeds=[1,2,3,4]``: one run per seed in ``seed<k>/``, then the papers' summary.
+
+    Written beside them: ``seeds_layerwise.csv`` / ``seeds_unitwise.csv`` with, per layer, the
+    mean over seeds and the half-width 1.96 * std / sqrt(n) (METHOD.md section 1, segmentation).
+    """
+    import pandas as pd
+
+    from staticdyn.metrics.bootstrap import seed_interval
+
+    out = run_dir_of(cfg)
+    seeds = [int(s) for s in cfg.probe.seeds]
+    results = {}
+    for s in seeds:
+        sub = cfg.copy()
+        with open_dict(sub):
+            sub.probe.seed = s
+            sub.probe.seeds = None
+            sub.out_dir = str(out / f"seed{s}")
+        results[s] = run(sub)
+    files = {}
+    for name, cols in (("layerwise", ["dynamic_pct", "static_pct", "residual_pct",
+                                      "score_dynamic", "score_static"]),
+                       ("unitwise", ["dynamic", "static", "joint", "residual", "dead"])):
+        df = pd.concat([getattr(r["tables"], name).assign(seed=s) for s, r in results.items()])
+        rows = []
+        for layer, g in df.groupby("layer", sort=False):
+            row: dict[str, Any] = {"model": g["model"].iloc[0], "dataset": g["dataset"].iloc[0],
+                                   "layer": layer, "n_seeds": len(g)}
+            for c in cols:
+                mean, half = seed_interval(g[c].to_numpy(float))
+                row[c], row[f"{c}_ci"] = float(mean), float(half)
+            rows.append(row)
+        path = out / f"seeds_{name}.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        files[name] = path
+        print(f"wrote {path}")
+    return {"run_dir": out, "seeds": results, "files": files}
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run one probe job; returns paths and counts (also used by tests and sweeps)."""
+    if cfg.probe.get("seeds"):
+        return run_seeds(cfg)
     from staticdyn.metrics.analyze import analyze_h5
     from staticdyn.probe.extract import groups_per_batch, run_extraction
     from staticdyn.report.run_report import format_terminal_summary, write_run_report

@@ -140,3 +140,15 @@ def test_unknown_model(cfg_factory) -> None:
 
     with pytest.raises(UnknownChoiceError, match="x3d_xs"):
         load_model("bogus_model")
+
+
+def test_several_seeds_give_mean_and_interval(cfg_factory) -> None:
+    res = run(cfg_factory(overrides=["model=toy3d", "probe.n_pairs=8", "probe.seeds=[1,2,3]"]))
+    df = pd.read_csv(res["files"]["layerwise"])
+    assert df["n_seeds"].eq(3).all() and len(df) == 4
+    per_seed = [r["tables"].layerwise for r in res["seeds"].values()]
+    vals = np.array([t["dynamic_pct"].iloc[0] for t in per_seed])
+    assert df["dynamic_pct"].iloc[0] == pytest.approx(vals.mean())
+    assert df["dynamic_pct_ci"].iloc[0] == pytest.approx(1.96 * vals.std() / np.sqrt(3))
+    for s in (1, 2, 3):
+        assert (res["run_dir"] / f"seed{s}" / "features.h5").exists()
