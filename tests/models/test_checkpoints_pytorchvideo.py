@@ -191,3 +191,21 @@ def test_unrecognised_layout_explains_itself(tmp_path: Path) -> None:
     torch.save({"model_state": {"foo.weight": torch.zeros(2)}}, path)
     with pytest.raises(CheckpointMismatchError, match="Layout conversion: .*layout"):
         zoo.load_model("fast_r50", checkpoint=path)
+
+
+def test_slowfast_zoo_mvit_file_loads_into_its_entry(tmp_path: Path) -> None:
+    """The SlowFast zoo's K400 MViT layout (301 keys, fused qkv, no K/V pooling in blocks
+    14-15) loads strictly into ``mvit_base_16x4_slowfast``, and not into ``mvit_base_16x4``."""
+    meta = json.loads((FIXTURES / "slowfast_MVIT_B_16x4_CONV.json").read_text())
+    gen = torch.Generator().manual_seed(0)
+    sd = {k: torch.randn(tuple(s), generator=gen) for k, s in meta["keys"].items()}
+    path = tmp_path / "K400_MVIT_B_16x4_CONV.pyth"
+    torch.save({"epoch": 200, "model_state": sd, "cfg": "MVIT: ..."}, path)
+    model = zoo.load_model("mvit_base_16x4_slowfast", checkpoint=path)
+    assert not model.untrained
+    got = model.module.state_dict()
+    assert torch.equal(got["blocks.13.attn.pool_k.weight"], sd["blocks.13.attn.pool_k.weight"])
+    c = 96
+    assert torch.equal(got["blocks.0.attn.k.weight"], sd["blocks.0.attn.qkv.weight"][c:2 * c])
+    with pytest.raises(CheckpointMismatchError, match=r"blocks \[14, 15\]"):
+        zoo.load_model("mvit_base_16x4", checkpoint=path)

@@ -35,6 +35,7 @@ ENTRY_FAMILY: dict[str, str] = {
     "x3d_l": "x3d",
     "mvit_base_16x4": "mvit",
     "mvit_base_32x3": "mvit",
+    "mvit_base_16x4_slowfast": "mvit",
     "timesformer": "timesformer",
 }
 
@@ -220,10 +221,8 @@ def describe_failure(entry: str, layout: str, missing: list[str], mismatched: li
     if kv_missing:
         parts.append(
             f"the checkpoint has no key/value pooling in blocks {kv_missing} (the SlowFast "
-            "model-zoo / Kowal et al. MViT-B layout) but the model does: build it with "
-            "create_multiscale_vision_transformers, no pool_kv_stride_adaptive and "
-            "pool_kv_stride_size=convert.mvit.KOWAL_POOL_KV_STRIDE_SIZE (the hub builder "
-            "cannot drop the adaptive default);"
+            "model-zoo / Kowal et al. MViT-B layout) but the model does: use "
+            "model=mvit_base_16x4_slowfast, which is built that way;"
         )
     if kv_extra:
         parts.append(
