@@ -198,7 +198,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     groups, first = select_shard(all_groups, int(probe.get("shard", 0)),
                                  int(probe.get("num_shards", 1)),
                                  groups_per_batch(int(probe.batch_size), all_groups))
-    if len(pairs) < int(probe.n_pairs):
+    if len(pairs) < int(probe.n_pairs) and str(probe.get("task", "action")) == "action":
         log.warning("dataset has %d videos: %d pairs instead of %d", len(source.videos),
                     len(pairs), probe.n_pairs)
     attrs = {

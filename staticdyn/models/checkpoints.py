@@ -191,6 +191,12 @@ def load_checkpoint(
     module exists; each is called only when the keys do not already fit, and signals "not my
     layout" with ValueError.
     """
+    # Models whose released checkpoints have their own format (MATNet: a directory with
+    # encoder_<epoch>.pt + decoder_<epoch>.pt) load themselves, with the same strictness.
+    release_loader = getattr(model, "load_release_checkpoint", None)
+    if callable(release_loader):
+        release_loader(path, entry)
+        return
     state = extract_state_dict(read_checkpoint(path))
     if not state:
         raise StaticDynError(f"checkpoint '{path}' holds no tensors")
