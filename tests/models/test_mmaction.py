@@ -134,3 +134,24 @@ def test_clear_errors(tmp_path: Path) -> None:
     two_d = "model = dict(type='Recognizer2D', backbone=dict(type='ResNet', depth=18))\n"
     with pytest.raises(StaticDynError, match="Recognizer3D"):
         zoo.load_model("mmaction", builder_kwargs={"config": _config(tmp_path, two_d, "2d.py")})
+
+
+TIMESFORMER = """
+model = dict(
+    type='Recognizer3D',
+    backbone=dict(type='TimeSformer', pretrained=None, num_frames=2, img_size=32, patch_size=16,
+                  embed_dims=64, num_heads=4, num_transformer_layers=2,
+                  in_channels=3, dropout_ratio=0., attention_type='divided_space_time'),
+    cls_head=dict(type='TimeSformerHead', num_classes=400, in_channels=64),
+    data_preprocessor=dict(type='ActionDataPreprocessor', mean=[127.5, 127.5, 127.5],
+                           std=[127.5, 127.5, 127.5], format_shape='NCTHW'))
+"""
+
+
+def test_timesformer_through_mmaction(tmp_path: Path) -> None:
+    model = zoo.load_model("mmaction", builder_kwargs={"config": _config(tmp_path, TIMESFORMER)})
+    feats = model.extract(torch.randn(2, 3, 2, 32, 32))
+    blocks = [k for k in model.layers if k.startswith("block")]
+    assert len(blocks) == 2, model.layers
+    for name in model.default_layers:
+        assert feats[name].shape == (2, 64), name
