@@ -46,3 +46,32 @@ def test_help_lists_groups() -> None:
     assert proc.returncode == 0
     for group in ("model:", "dataset:", "probe:", "x3d_xs", "synthetic"):
         assert group in proc.stdout, group
+
+
+def test_launchers_run_a_two_job_sweep(tmp_path: Path) -> None:
+    """submitit (local executor, the SLURM code path) and joblib both run a 2-job sweep."""
+    for launcher in ("local", "joblib"):
+        sweep = tmp_path / launcher
+        proc = subprocess.run(
+            [sys.executable, "run.py", "-m", f"hydra/launcher={launcher}",
+             "model=toy3d,toy_invariant", "dataset=synthetic_tiny", "probe.n_pairs=4",
+             "probe.progress=false", f"hydra.sweep.dir={sweep}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        status = pd.read_csv(sweep / "sweep_status.csv")
+        assert status["status"].tolist() == ["ok", "ok"], launcher
+        if launcher == "local":
+            assert (sweep / ".submitit").exists()
+
+
+def test_slurm_launcher_config_composes() -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+                                           "hydra.launcher.timeout_min=600"],
+                      return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node) == ("gpu", 600, 1)
+    assert launcher.max_num_timeout > 0  # preempted / timed-out jobs are requeued
