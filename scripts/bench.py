@@ -104,14 +104,16 @@ def bench_layers_and_overhead(model_name: str, dataset: str, pairs: int, work: P
     cfg = _cfg(work / "ab", over)
     # warm-up (first forwards allocate and tune)
     _extract(_cfg(work / "warm", [*over[:2], "probe.n_pairs=4"]), None)
-    _, _, _, s_last, t_last = _extract(cfg, None if False else ["stage5"])
+    last = "stage5"
+    _, _, _, s_last, t_last = _extract(cfg, [last])
     model, source, groups, s_all, t_all = _extract(cfg, None)
     t_bare = bare_forward_seconds(model, source, groups, cfg)
     res = {"model": model_name, "dataset": dataset, "pairs": s_all.pairs,
            "t_all_layers": t_all, "t_last_layer": t_last, "ratio_all_over_last": t_all / t_last,
            "t_bare_forward": t_bare, "ratio_extract_over_bare": t_all / t_bare,
            "data_wait_fraction": s_all.data_wait_fraction,
-           "forwards_per_pair_shared": s_all.forwards_per_pair}
+           "forwards_per_pair_shared": s_all.forwards_per_pair,
+           "workers": next((int(x.split("=")[1]) for x in extra if "num_workers" in x), 0)}
     cfg_auth = _cfg(work / "auth", [*over, "probe.sampler=authors", "probe.n_pairs=8"])
     res["forwards_per_pair_authors"] = _extract(cfg_auth, ["stage5"])[3].forwards_per_pair
     return res
@@ -130,6 +132,18 @@ def bench_metrics(n: int = 3000, c: int = 2048) -> dict:
     r_d, r_s, dead = unit_scores(za, zb, factor)
     count_classes(classify_units(r_d, r_s, dead, 0.5))
     return {"pairs": n, "units": c, "seconds": time.perf_counter() - t}
+
+
+def bench_bootstrap(n: int = 3000, c: int = 2048, n_boot: int = 1000) -> dict:
+    from staticdyn.metrics.bootstrap import bootstrap_layer
+
+    rng = np.random.default_rng(1)
+    za = rng.normal(size=(n, c)).astype(np.float32)
+    zb = (za + rng.normal(size=(n, c))).astype(np.float32)
+    factor = rng.integers(0, 2, n)
+    t = time.perf_counter()
+    bootstrap_layer(za, zb, factor, n_boot=n_boot)
+    return {"B": n_boot, "pairs": n, "units": c, "seconds": time.perf_counter() - t}
 
 
 RSS_DRIVER = """
@@ -188,7 +202,8 @@ def write_markdown(res: dict, path: Path, command: str) -> None:
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
     if a:
         lines += [
-            f"## (a)-(c) Extraction ({a['model']} on {a['dataset']}, {a['pairs']} pairs)", "",
+            f"## (a)-(c) Extraction ({a['model']} on {a['dataset']}, {a['pairs']} pairs, "
+            f"{a.get('workers', 0)} loader workers)", "",
             "| figure | value | target |", "|---|---|---|",
             f"| (a) all stages / last stage only | {a['ratio_all_over_last']:.3f} "
             f"({a['t_all_layers']:.1f} s / {a['t_last_layer']:.1f} s) | <= 1.05 (authors: 5) |",
@@ -227,6 +242,8 @@ def main() -> None:
     ap.add_argument("--model", default="x3d_xs")
     ap.add_argument("--dataset", default="synthetic")
     ap.add_argument("--pairs", type=int, default=60)
+    ap.add_argument("--workers", type=int, default=1, help="DataLoader workers for (a)-(c)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--rss", default="200,1000,2000")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--gpu-pairs", type=int, default=256)
@@ -239,20 +256,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "layers" not in skip:
+            extra = [f"probe.num_workers={args.workers}"]
+            if args.threads:
+                extra.append(f"probe.threads={args.threads}")
+                import torch
+
+                torch.set_num_threads(args.threads)
             res["layers"] = bench_layers_and_overhead(args.model, args.dataset, args.pairs, work,
-                                                      [])
+                                                      extra)
             print(json.dumps(res["layers"], indent=1))
         if "metrics" not in skip:
             res["metrics"] = bench_metrics()
             print(res["metrics"])
         if "bootstrap" not in skip:
-            try:
-                from staticdyn.metrics.bootstrap import benchmark as bootstrap_benchmark
-            except ImportError:
-                bootstrap_benchmark = None
-            if bootstrap_benchmark is not None:
-                res["bootstrap"] = bootstrap_benchmark()
-                print(res["bootstrap"])
+            res["bootstrap"] = bench_bootstrap()
+            print(res["bootstrap"])
         if "rss" not in skip:
             res["rss"] = bench_rss(work, [int(x) for x in args.rss.split(",")])
             print(res["rss"])
