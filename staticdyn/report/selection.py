@@ -28,10 +28,10 @@ CONDITION: list[str] = [c for c in KEY_COLUMNS if c not in ("seed", "shard")]
 
 def family(model: str) -> str:
     """Architecture family of Fig. 3: two-pathway SlowFast, transformers, or single-stream CNN."""
+    if _TRANSFORMER.search(model):  # first: mvit_base_16x4_slowfast is an MViT
+        return "Transformer"
     if "slowfast" in model.lower():
         return "SlowFast"
-    if _TRANSFORMER.search(model):
-        return "Transformer"
     return "3D CNN"
 
 
