@@ -50,6 +50,10 @@ paper-figures: install
 paper-figures-smoke: install
 	$(PY) scripts/paper_figures.py --smoke --out outputs/paper_smoke
 
+# Calibration suite: tiny models with a known answer (docs/calibration.{md,png}); < 15 min CPU.
+calibrate: install
+	$(PY) scripts/calibrate.py --fresh --docs docs
+
 # Figures and tables of a sweep: make figures SWEEP=multirun/...
 figures: install
 	$(PY) scripts/make_figures.py $(SWEEP)
