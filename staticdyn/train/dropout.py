@@ -101,6 +101,25 @@ def matched_rate(p: float, selected_fraction: float) -> float:
     return float(p) * float(selected_fraction)
 
 
+def select_units(probe: UnitProbe, classes: Sequence[str], max_fraction: float = 1.0
+                 ) -> np.ndarray:
+    """Units to drop: those of ``classes``; when they exceed ``max_fraction`` of the layer,
+    only the most static of them (largest r_static - r_dynamic).
+
+    The cap keeps StaticDropout from turning into heavy plain dropout when nearly every unit is
+    static (early in training, or in a model that has learned a static shortcut).
+    """
+    mask = probe.mask(classes)
+    limit = int(np.floor(max_fraction * mask.size))
+    if mask.sum() <= limit:
+        return mask
+    staticness = np.where(mask, probe.r_static - probe.r_dynamic, -np.inf)
+    keep = np.argsort(-staticness, kind="stable")[:limit]
+    out = np.zeros_like(mask)
+    out[keep] = True
+    return out
+
+
 class DropoutController:
     """Owns the hook of a training run and decides its rates over the steps.
 
@@ -119,6 +138,7 @@ class DropoutController:
         if bad:
             raise UnknownChoiceError("train.dropout.classes entry", bad[0], UNIT_CLASSES)
         self.p = float(settings.get("p", 0.5))
+        self.max_fraction = float(settings.get("max_fraction", 1.0))
         self.start = int(settings.get("start", 0))
         self.refresh_every = int(settings.get("refresh_every", 0))
         self.last_probe: UnitProbe | None = None
@@ -167,8 +187,9 @@ class DropoutController:
     def _set_from(self, probe: UnitProbe) -> None:
         assert self.hook is not None
         self.last_probe = probe
-        self.hook.set_rates(torch.as_tensor(probe.mask(self.classes), dtype=torch.float32)
-                            * self.p)
+        self.hook.set_rates(torch.as_tensor(select_units(probe, self.classes,
+                                                         self.max_fraction),
+                                            dtype=torch.float32) * self.p)
 
     @property
     def mean_active_rate(self) -> float:

@@ -29,13 +29,14 @@ def fast_cfg(out: Path, seed: int = 0):  # noqa: ANN201
                       model={"builder_kwargs": {"width": 8, "num_classes": 10}},
                       dataset={"n_videos": 2000, "seed": 10 + seed},
                       train={"max_steps": 400, "batch_size": 16, "seed": seed,
-                             "val_fraction": 0.1, "log_every": 50})
+                             "val_fraction": 0.1, "log_every": 50, "num_workers": 1})
     with open_dict(cfg):
         cfg.experiment.models = FAST_MODELS
         cfg.experiment.bootstrap = 300
         cfg.experiment.probe_dataset = {"classes": None, "seed": 1, "n_videos": 400}
         cfg.probe.n_pairs = 500
         cfg.probe.batch_size = 50
+        cfg.probe.num_workers = 1
     return cfg
 
 

@@ -130,3 +130,16 @@ def test_plain_dropout_has_one_rate_on_every_unit() -> None:
     assert torch.allclose(ctl.hook.rates, torch.full((32,), 0.2))
     assert ctl.mean_active_rate == pytest.approx(0.2)
     ctl.remove()
+
+
+def test_max_fraction_keeps_the_most_static_units() -> None:
+    from staticdyn.train.dropout import select_units
+
+    r_s = np.array([0.9, 0.6, 0.95, 0.7, 0.8, 0.1, 0.99, 0.2])
+    r_d = np.array([0.1, 0.1, 0.0, 0.4, 0.1, 0.9, 0.9, 0.1])
+    cls = np.array(["static", "static", "static", "static", "static", "dynamic", "joint",
+                    "residual"], dtype=object)
+    probe = UnitProbe("stage4", r_d, r_s, cls)
+    assert select_units(probe, ["static"]).tolist() == [True] * 5 + [False] * 3
+    capped = select_units(probe, ["static"], max_fraction=0.25)  # 2 of 8 units
+    assert np.nonzero(capped)[0].tolist() == [0, 2]  # r_s - r_d: 0.8 and 0.95 are the largest
