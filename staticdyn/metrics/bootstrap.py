@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from staticdyn.metrics.factors import DEAD_RTOL, FACTOR_NAMES, split_by_factor
+from staticdyn.metrics.factors import DEAD_RTOL, FACTOR_NAMES, check_pair, split_by_factor
 from staticdyn.metrics.layerwise import ESTIMATORS
 from staticdyn.metrics.unitwise import UNIT_CLASSES
 
@@ -78,12 +78,7 @@ def prepare_layer(
     """Centre by the per-channel mean of all rows of za and zb, then stack the moment blocks."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator '{estimator}'. Valid choices: {', '.join(ESTIMATORS)}")
-    za = np.asarray(za, dtype=np.float64)
-    zb = np.asarray(zb, dtype=np.float64)
-    if za.ndim != 2 or za.shape != zb.shape:
-        raise ValueError(f"za and zb must both be (N, C); got {za.shape} and {zb.shape}")
-    if not (np.isfinite(za).all() and np.isfinite(zb).all()):
-        raise ValueError("features contain NaN or inf; the model output is not usable")
+    za, zb = check_pair(za, zb)
     c = za.shape[1]
     center = (za.mean(axis=0) + zb.mean(axis=0)) / 2.0 if za.shape[0] else np.zeros(c)
     parts = split_by_factor(za, zb, factor)

@@ -36,7 +36,8 @@ class FactorStats:
         return ~(self.var > DEAD_RTOL * np.maximum(self.mean_sq, np.finfo(np.float64).tiny))
 
 
-def _check_pair(za: np.ndarray, zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(za: np.ndarray, zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both members as float64 (N, C), finite: the one validation every estimator shares."""
     za = np.asarray(za, dtype=np.float64)
     zb = np.asarray(zb, dtype=np.float64)
     if za.ndim != 2 or za.shape != zb.shape:
@@ -48,7 +49,7 @@ def _check_pair(za: np.ndarray, zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def factor_stats(za: np.ndarray, zb: np.ndarray) -> FactorStats:
     """Statistics of one factor from its pair members za, zb (each (N_f, C))."""
-    za, zb = _check_pair(za, zb)
+    za, zb = check_pair(za, zb)
     n, c = za.shape
     if n == 0:
         nan = np.full(c, np.nan)
