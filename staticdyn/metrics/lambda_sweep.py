@@ -59,18 +59,30 @@ def lambda_sweep(
     unit_scores: pd.DataFrame, lambdas: Sequence[float] | np.ndarray | None = None
 ) -> pd.DataFrame:
     """Tidy table (layer, lambda, class counts) from a run's unit_scores table."""
-    import pandas as pd
 
     lams = default_lambdas() if lambdas is None else np.asarray(lambdas, float)
     frames = []
     for layer, g in unit_scores.groupby("layer", sort=False):
         r_d = g["r_dynamic"].to_numpy(float)
         r_s = g["r_static"].to_numpy(float)
-        counts = sweep_counts(r_d, r_s, dead_from_scores(r_d, r_s), lams)
-        df = pd.DataFrame(counts, columns=list(UNIT_CLASSES))
-        df.insert(0, "lambda", lams)
-        df.insert(0, "layer", layer)
-        frames.append(df)
+        frames.append(_layer_frame(layer, r_d, r_s, dead_from_scores(r_d, r_s), lams))
+    return _stack(frames)
+
+
+def _layer_frame(layer: str, r_d: np.ndarray, r_s: np.ndarray, dead: np.ndarray,
+                 lams: np.ndarray) -> pd.DataFrame:
+    """One layer's rows of the sweep table: class counts at every lambda."""
+    import pandas as pd
+
+    df = pd.DataFrame(sweep_counts(r_d, r_s, dead, lams), columns=list(UNIT_CLASSES))
+    df.insert(0, "lambda", lams)
+    df.insert(0, "layer", layer)
+    return df
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
     if not frames:
         return pd.DataFrame(columns=SWEEP_COLUMNS)
     return pd.concat(frames, ignore_index=True)[SWEEP_COLUMNS]
@@ -82,7 +94,6 @@ def lambda_sweep_h5(
 ) -> pd.DataFrame:
     """Same table straight from a features file, with the exact dead mask of unit_scores."""
     import h5py
-    import pandas as pd
 
     from staticdyn.metrics.analyze import layer_names, read_layer
     from staticdyn.metrics.unitwise import unit_scores as compute_scores
@@ -94,13 +105,8 @@ def lambda_sweep_h5(
         factor = f["pairs"]["factor"][:n].astype(np.int64)
         for layer in list(layers) if layers else layer_names(f):
             r_d, r_s, dead = compute_scores(*read_layer(f, layer), factor)
-            df = pd.DataFrame(sweep_counts(r_d, r_s, dead, lams), columns=list(UNIT_CLASSES))
-            df.insert(0, "lambda", lams)
-            df.insert(0, "layer", layer)
-            frames.append(df)
-    if not frames:
-        return pd.DataFrame(columns=SWEEP_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[SWEEP_COLUMNS]
+            frames.append(_layer_frame(layer, r_d, r_s, dead, lams))
+    return _stack(frames)
 
 
 def write_lambda_sweep(tables: RunTables, out_dir: str | Path) -> dict[str, Path]:
