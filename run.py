@@ -16,20 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from staticdyn.errors import StaticDynError
-
-
-def dispatch(cfg: DictConfig) -> None:
-    mode = cfg.get("mode", "probe")
-    if mode == "train":
-        from staticdyn.train import run_train
-
-        run_train(cfg)
-    elif mode == "probe":
-        from staticdyn.pipeline import run
-
-        run(cfg)
-    else:
-        raise StaticDynError(f"unknown mode '{mode}'. Valid choices: probe, train")
+from staticdyn.experiments import dispatch
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -41,7 +28,7 @@ def main(cfg: DictConfig) -> None:
         log = logging.getLogger("staticdyn")
         if hc.mode == RunMode.MULTIRUN:
             # one failed job must not stop the sweep: record it, report it at the end
-            from staticdyn.sweep import record_failure
+            from staticdyn.experiments.callbacks import record_failure
 
             log.error("job failed: %s: %s", type(exc).__name__, exc, exc_info=True)
             record_failure(Path(hc.runtime.output_dir), exc)

@@ -42,9 +42,9 @@ def _extract(cfg, layers: list[str] | None):  # noqa: ANN001, ANN202
     from omegaconf import OmegaConf
 
     from staticdyn.data.pairs import group_pairs
+    from staticdyn.data.tasks import get_task
     from staticdyn.pipeline import build_model, build_source
     from staticdyn.probe.extract import run_extraction
-    from staticdyn.probe.tasks import get_task
     from staticdyn.store.h5 import FeatureStore
 
     source = build_source(cfg)
@@ -73,8 +73,8 @@ def bare_forward_seconds(model, source, groups, cfg) -> float:  # noqa: ANN001
     import torch
     from omegaconf import OmegaConf
 
+    from staticdyn.data.tasks import get_task
     from staticdyn.probe.extract import aligned_batches, groups_per_batch
-    from staticdyn.probe.tasks import get_task
 
     probe = OmegaConf.to_container(cfg.probe, resolve=True)
     task = get_task(probe["task"])

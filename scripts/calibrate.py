@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> int:
     from hydra import compose, initialize_config_dir
 
-    from staticdyn.train import run_train
+    from staticdyn.experiments.train_job import run_train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "experiments" / "calibrate")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from staticdyn.report.experiments import (
+from staticdyn.experiments.paper import (
     EXPERIMENTS,
     collect_many,
     ensure_center_bias,

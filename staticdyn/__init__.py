@@ -6,16 +6,17 @@ The public API is kept small on purpose: load a model, probe it, analyse an HDF5
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from staticdyn.version import __version__
 
 __all__ = ["__version__", "load_model"]
 
 
 def load_model(name: str, checkpoint: str | None = None, **overrides):  # noqa: ANN201
-    """Build a zoo model by entry name (see ``staticdyn.models.zoo.load_model``).
+    """A zoo model by entry name, ready to ``extract`` (see ``staticdyn.models.zoo.load_model``).
 
     Imported lazily so that ``import staticdyn`` (and the numpy-only metrics) never pull in torch.
     """
     from staticdyn.models.zoo import load_model as _load
+    from staticdyn.probe.api import ProbeModel
 
-    return _load(name, checkpoint=checkpoint, **overrides)
+    return ProbeModel(_load(name, checkpoint=checkpoint, **overrides))

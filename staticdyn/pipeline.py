@@ -17,51 +17,17 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from staticdyn.config import identity_of, run_dir_of
 from staticdyn.data.pairs import group_pairs
 from staticdyn.data.source import VideoSource
+from staticdyn.data.tasks import get_task
 from staticdyn.errors import DatasetError, StaticDynError
 from staticdyn.models.spec import ZooModel
-from staticdyn.probe.tasks import get_task
 
 log = logging.getLogger("staticdyn")
 
-# Probe keys that change speed, not results: a run may resume with other values.
-NON_IDENTITY_PROBE_KEYS = frozenset({
-    "batch_size", "num_workers", "device", "list_layers", "progress", "lambda", "estimator",
-})
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
-
-
-def run_dir_of(cfg: DictConfig) -> Path:
-    """The Hydra run/sweep directory of this job, or ``cfg.out_dir`` outside Hydra."""
-    if cfg.get("out_dir"):
-        return Path(cfg.out_dir)
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    raise StaticDynError("no output directory: set out_dir=... when calling run() outside Hydra")
-
-
-def identity_of(cfg: DictConfig) -> dict[str, str]:
-    """Flattened config keys that determine the features (model, dataset, pairs, layers)."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
-    out: dict[str, str] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        else:
-            out[prefix] = str(node)
-
-    for group in ("model", "dataset"):
-        walk(group, plain.get(group, {}))
-    probe = {k: v for k, v in plain.get("probe", {}).items() if k not in NON_IDENTITY_PROBE_KEYS}
-    walk("probe", probe)
-    return out
 
 
 def build_source(cfg: DictConfig) -> VideoSource:

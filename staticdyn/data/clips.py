@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from staticdyn.models.spec import ClipSpec
+from staticdyn.data.spec import ClipSpec
 
 
 def window_indices(num_frames: int, n_sample: int, start: int = 0) -> np.ndarray:

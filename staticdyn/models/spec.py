@@ -12,38 +12,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from staticdyn.data.spec import ClipSpec
 from staticdyn.errors import UnknownLayerError
 
-
-@dataclass(frozen=True)
-class ClipSpec:
-    """How a clip is built for this model (METHOD.md section 1).
-
-    ``frames`` is the frame count of the (single or slow) pathway. For two-pathway models
-    ``alpha`` is the fast/slow frame ratio: the fast pathway gets ``frames * alpha`` frames and
-    the slow pathway is subsampled from it, as PyTorchVideo's PackPathway does.
-    """
-
-    frames: int = 8
-    sampling_rate: int = 8
-    crop: int = 256
-    short_side: int = 256
-    mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
-    std: tuple[float, float, float] = (0.225, 0.225, 0.225)
-    alpha: int | None = None
-    n_sample_frames: int = 64
-    task: str = "action"  # "action" (clip input) or "vos" (frame + flow)
-
-    @property
-    def num_pathways(self) -> int:
-        return 1 if self.alpha is None else 2
-
-    @property
-    def pathway_frames(self) -> list[int]:
-        """Frame count per pathway, in the order the model takes them (slow first)."""
-        if self.alpha is None:
-            return [self.frames]
-        return [self.frames, self.frames * self.alpha]
+__all__ = ["ClipSpec", "ZooModel"]
 
 
 @dataclass
@@ -93,12 +65,3 @@ class ZooModel:
             return next(self.module.parameters()).device
         except StopIteration:
             return torch.device("cpu")
-
-    def extract(
-        self, inputs: torch.Tensor | list[torch.Tensor], layers: Sequence[str] | None = None
-    ) -> dict[str, torch.Tensor]:
-        """Pooled (batch, channels) features of every requested layer, from one forward pass."""
-        from staticdyn.probe.hooks import extract_pooled
-
-        resolved = self.resolve_layers(layers)
-        return extract_pooled(self.module, inputs, resolved)

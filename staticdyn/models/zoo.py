@@ -31,23 +31,26 @@ from typing import Any
 
 from torch import nn
 
-import staticdyn
+from staticdyn.data.spec import ClipSpec
 from staticdyn.errors import StaticDynError, UnknownChoiceError
 from staticdyn.models.builders import NO_DOWNLOAD_HINT, build_module, import_object
-from staticdyn.models.checkpoints import load_checkpoint
+from staticdyn.models.checkpoints.loading import load_checkpoint
 from staticdyn.models.custom import builder_path
-from staticdyn.models.spec import ClipSpec, ZooModel
+from staticdyn.models.spec import ZooModel
 
 CONFIG_KEYS = frozenset({
     "name", "builder", "_target_", "builder_kwargs", "pretrained", "checkpoint", "clip",
     "layers", "layers_fn", "default_layers", "description",
     "checkpoint_tag",  # what the checkpoint was trained on (read by the report, e.g. Fig. 5/6)
+    # card facts (README, "Models"): read by checkpoint conversion, the report and the smoke run
+    "family", "arch_group", "pathways", "pathway_kind", "task", "checkpoint_format",
+    "checkpoint_pathway", "smoke",
 })
 
 
 def conf_dir() -> Path:
     """The repository's ``conf/`` folder (Hydra's config root), next to the package."""
-    return Path(staticdyn.__file__).resolve().parents[1] / "conf"
+    return Path(__file__).resolve().parents[2] / "conf"
 
 
 def list_entries() -> list[str]:

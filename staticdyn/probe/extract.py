@@ -142,7 +142,7 @@ def run_extraction(
     store.set_layers(layers)
     per_batch = groups_per_batch(batch_size, groups)
     if load_fn is None:
-        from staticdyn.probe.tasks import ACTION
+        from staticdyn.data.tasks.action import TASK as ACTION
 
         load_fn = ACTION.load_group
     dataset = GroupDataset(source, todo, model.clip_spec, load_fn, probe_cfg or {})

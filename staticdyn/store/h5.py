@@ -25,9 +25,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from staticdyn import __version__
 from staticdyn.errors import ConfigMismatchError, StaticDynError
 from staticdyn.store.journal import Journal
+from staticdyn.version import __version__
 
 STR = h5py.string_dtype(encoding="utf-8")
 PAIR_FIELDS: dict[str, object] = {

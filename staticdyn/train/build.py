@@ -6,14 +6,14 @@ can build several runs from one config with small overrides and call ``fit`` the
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
+from staticdyn.config import plain
 from staticdyn.data.source import VideoSource
 from staticdyn.errors import DatasetError
 from staticdyn.models.spec import ZooModel
@@ -21,13 +21,6 @@ from staticdyn.train.data import VAL_EPOCH, ClipDataset, split_indices
 from staticdyn.train.distractor import StaticCueSource
 from staticdyn.train.loop import TrainResult, fit
 from staticdyn.train.settings import TrainSettings
-
-
-def plain(node: Any) -> Any:
-    """A resolved plain-Python copy of a config node (dicts stay dicts)."""
-    if isinstance(node, DictConfig):
-        return OmegaConf.to_container(node, resolve=True)
-    return copy.deepcopy(node)
 
 
 def num_classes_key(model_cfg: dict[str, Any], key: str = "auto") -> str:

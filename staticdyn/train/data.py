@@ -26,8 +26,8 @@ import torch
 from staticdyn.data.clips import build_clip, permute_clip
 from staticdyn.data.pairs import clip_start
 from staticdyn.data.source import VideoSource
+from staticdyn.data.spec import ClipSpec
 from staticdyn.errors import DatasetError, UnknownChoiceError
-from staticdyn.models.spec import ClipSpec
 
 VAL_EPOCH = -1  # the rng stream of validation samples (never a real epoch)
 START_MODES = ("first", "random")

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from staticdyn.config import flatten
 from staticdyn.data.source import VideoSource
 from staticdyn.errors import StaticDynError
 from staticdyn.models.spec import ZooModel
@@ -108,16 +109,6 @@ def evaluate(module: torch.nn.Module, loader: torch.utils.data.DataLoader,
     finally:
         module.train(was)
     return loss_sum / max(n, 1), 100.0 * correct / max(n, 1)
-
-
-def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as ``{"a.b.c": leaf}``, so a refusal can name the exact key."""
-    if not isinstance(node, dict):
-        return {prefix: node}
-    out: dict[str, Any] = {}
-    for k, v in node.items():
-        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
 
 
 def _check_identity(out_dir: Path, identity: dict[str, Any] | None, resuming: bool) -> None:

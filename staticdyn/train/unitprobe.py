@@ -17,10 +17,10 @@ import torch
 
 from staticdyn.data.pairs import group_pairs, sample_pairs
 from staticdyn.data.source import VideoSource
+from staticdyn.data.tasks.action import load_group
 from staticdyn.metrics.unitwise import classify_units, unit_scores
 from staticdyn.models.spec import ZooModel
 from staticdyn.probe.hooks import extract_pooled
-from staticdyn.probe.loader import load_group
 
 
 @dataclass(frozen=True)

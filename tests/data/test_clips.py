@@ -13,7 +13,7 @@ from staticdyn.data.clips import (
     uniform_subsample_indices,
     window_indices,
 )
-from staticdyn.models.spec import ClipSpec
+from staticdyn.data.spec import ClipSpec
 
 
 def test_window_cycles_short_videos() -> None:

@@ -14,8 +14,8 @@ import torch
 
 from staticdyn.errors import CheckpointMismatchError, StaticDynError
 from staticdyn.models import zoo
-from staticdyn.models.checkpoints import extract_state_dict, load_checkpoint, target_keys
-from staticdyn.models.fast_only import create_fast_only
+from staticdyn.models.checkpoints.loading import extract_state_dict, load_checkpoint, target_keys
+from staticdyn.models.nets.fast_only import create_fast_only
 
 FIXTURES = Path("/work/shared/fixtures/checkpoint_keys")
 if not FIXTURES.is_dir():  # a checkout that carries the fixtures itself
@@ -167,8 +167,8 @@ def test_fast_only_matches_the_authors_fast_pathway() -> None:
 
 @pytest.mark.parametrize("layout", ["slowfast", "caffe2"])
 def test_other_layouts_go_through_the_converter(tmp_path: Path, layout: str) -> None:
-    """A SlowFast-code-base .pyth / Caffe2 .pkl of FastOnly loads via staticdyn.models.convert."""
-    from staticdyn.models import convert
+    """A SlowFast-code-base .pyth / Caffe2 .pkl of FastOnly loads via the converters."""
+    from staticdyn.models.checkpoints import convert
 
     model = zoo.load_model("fast_r50")
     state = _random_state(model.module)

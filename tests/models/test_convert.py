@@ -22,7 +22,7 @@ from pytorchvideo.models.hub.vision_transformers import mvit_video_base_config
 from pytorchvideo.models.resnet import create_resnet
 from pytorchvideo.models.vision_transformers import create_multiscale_vision_transformers
 
-from staticdyn.models.convert import (
+from staticdyn.models.checkpoints.convert import (
     caffe2_to_slowfast,
     convert_from_pytorchvideo,
     convert_to_pytorchvideo,
@@ -30,9 +30,9 @@ from staticdyn.models.convert import (
     read_checkpoint,
     slowfast_to_caffe2,
 )
-from staticdyn.models.convert.common import BN_EPS, CheckpointLayoutError
-from staticdyn.models.convert.mvit import KOWAL_POOL_KV_STRIDE_SIZE
-from staticdyn.models.timesformer import build_timesformer
+from staticdyn.models.checkpoints.convert.common import BN_EPS, CheckpointLayoutError
+from staticdyn.models.checkpoints.convert.mvit import KOWAL_POOL_KV_STRIDE_SIZE
+from staticdyn.models.nets.timesformer import build_timesformer
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoint_keys"
 Keys = dict[str, tuple[int, ...]]

@@ -11,6 +11,7 @@ import torch
 from staticdyn.errors import CheckpointMismatchError, StaticDynError  # noqa: E402
 from staticdyn.models import zoo  # noqa: E402
 from staticdyn.models.mmaction_adapter import strip_downloads  # noqa: E402
+from staticdyn.probe.api import extract
 
 PREPROC = ("data_preprocessor=dict(type='ActionDataPreprocessor', mean=[123.675, 116.28, 103.53],"
            " std=[58.395, 57.12, 57.375], format_shape='NCTHW')")
@@ -66,7 +67,7 @@ def _config(tmp_path: Path, text: str, name: str = "cfg.py") -> str:
 
 
 def _widths(model: zoo.ZooModel, frames: int, crop: int = 32) -> dict[str, int]:
-    feats = model.extract(torch.randn(1, 3, frames, crop, crop))
+    feats = extract(model, torch.randn(1, 3, frames, crop, crop))
     return {k: v.shape[1] for k, v in feats.items()}
 
 
@@ -150,7 +151,7 @@ model = dict(
 
 def test_timesformer_through_mmaction(tmp_path: Path) -> None:
     model = zoo.load_model("mmaction", builder_kwargs={"config": _config(tmp_path, TIMESFORMER)})
-    feats = model.extract(torch.randn(2, 3, 2, 32, 32))
+    feats = extract(model, torch.randn(2, 3, 2, 32, 32))
     blocks = [k for k in model.layers if k.startswith("block")]
     assert len(blocks) == 2, model.layers
     for name in model.default_layers:

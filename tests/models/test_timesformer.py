@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from staticdyn.models.convert import (
+from staticdyn.models.checkpoints.convert import (
     convert_from_pytorchvideo,
     convert_to_pytorchvideo,
     read_checkpoint,
 )
-from staticdyn.models.timesformer import TimeSformer, build_timesformer
+from staticdyn.models.nets.timesformer import TimeSformer, build_timesformer
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoint_keys"
 SMALL = dict(num_classes=10, num_frames=4, img_size=32, patch_size=8, embed_dim=32, depth=2,

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from staticdyn.errors import StaticDynError, UnknownChoiceError, UnknownLayerError
 from staticdyn.models import zoo
+from staticdyn.probe.api import extract
 
 STABLE_ENTRIES = {
     "c2d_r50", "i3d_r50", "slow_r50", "slowfast_r50", "slowfast_r101", "fast_r50", "x3d_xs",
@@ -76,7 +77,7 @@ def test_entry_builds_and_extracts(name: str) -> None:
     paths = set(model.module_paths())
     assert all(p in paths for p in model.layers.values())
     assert set(model.default_layers) <= set(model.layers)
-    feats = model.extract(tiny_input(model), list(model.layers))
+    feats = extract(model, tiny_input(model), list(model.layers))
     t2 = time.perf_counter()
     print(f"{name}: build {t1 - t0:.2f}s, forward {t2 - t1:.2f}s")
     assert {k: v.shape[1] for k, v in feats.items()} == WIDTHS[name]
@@ -114,7 +115,7 @@ def test_unknown_entry_lists_the_entries() -> None:
 def test_unknown_layer_lists_aliases() -> None:
     model = zoo.load_model("x3d_xs", clip={"crop": CROP})
     with pytest.raises(UnknownLayerError, match="stage5"):
-        model.extract(torch.randn(1, 3, 2, CROP, CROP), ["stage9"])
+        extract(model, torch.randn(1, 3, 2, CROP, CROP), ["stage9"])
 
 
 def test_pretrained_is_refused_with_a_hint() -> None:
@@ -151,7 +152,7 @@ def test_custom_builds_any_module_by_import_path() -> None:
         default_layers=["layer3", "res5"],
         clip={"crop": CROP, "frames": 2},
     )
-    feats = model.extract(tiny_input(model))
+    feats = extract(model, tiny_input(model))
     assert {k: v.shape[1] for k, v in feats.items()} == {"layer3": 256, "res5": 512}
     same = zoo.load_model("custom", _target_="torchvision.models.video.r3d_18",
                           default_layers=["layer1"])

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
-from staticdyn.report.experiments import (
+from staticdyn.experiments.paper import (
     EXPERIMENTS,
     SmokeResult,
     compose_experiment,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import open_dict
 
-from staticdyn.train import run_train
+from staticdyn.experiments.train_job import run_train
 from tests.train.conftest import compose_cfg
 
 FAST_MODELS = {

@@ -12,10 +12,9 @@ import torch
 
 from staticdyn.data.synthetic import SyntheticSource
 from staticdyn.errors import DatasetError
-from staticdyn.train import run_train
+from staticdyn.experiments.train_job import output_dir, run_train
 from staticdyn.train.data import VAL_EPOCH, ClipDataset, EpochSampler, split_indices
 from staticdyn.train.distractor import StaticCueSource
-from staticdyn.train.runner import output_dir
 from tests.train.conftest import compose_cfg, tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from omegaconf import open_dict
 
+from staticdyn.experiments.train_job import run_train
+from staticdyn.experiments.training.biases import step_to_90
+from staticdyn.experiments.training.shuffle import relative_drop
 from staticdyn.report.paper_figures import SHUFFLE_COLUMNS
-from staticdyn.train import run_train
-from staticdyn.train.experiments.biases import step_to_90
-from staticdyn.train.experiments.shuffle import relative_drop
 from tests.train.conftest import compose_cfg
 
 

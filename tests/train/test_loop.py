@@ -58,8 +58,8 @@ def result_model_keys() -> list[str]:
 
 
 def test_checkpoint_loads_strictly_into_zoo_and_probe(tmp_path: Path) -> None:
+    from staticdyn.experiments.training.probing import probe_checkpoint
     from staticdyn.models.zoo import from_config
-    from staticdyn.train.probing import probe_checkpoint
 
     prep = _prep(max_steps=3)
     result = train_run(prep, tmp_path / "run")

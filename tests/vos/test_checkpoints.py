@@ -10,15 +10,15 @@ import torch
 
 import staticdyn
 from staticdyn.errors import CheckpointMismatchError, StaticDynError
-from staticdyn.models.vos.checkpoints import (
+from staticdyn.models.checkpoints.vos_release import (
     MATNET_UNUSED,
     load_vos_checkpoint,
     matnet_files,
     save_release_checkpoint,
 )
-from staticdyn.models.vos.fusionseg import fusionseg
-from staticdyn.models.vos.matnet import matnet
-from staticdyn.models.vos.rtnet import rtnet
+from staticdyn.models.nets.vos.fusionseg import fusionseg
+from staticdyn.models.nets.vos.matnet import matnet
+from staticdyn.models.nets.vos.rtnet import rtnet
 from tests.vos.helpers import REDUCED
 
 SMALL = {"builder_kwargs": {"blocks": REDUCED}}

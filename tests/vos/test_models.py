@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import staticdyn
-from staticdyn.models.vos.fusionseg import fusionseg
-from staticdyn.models.vos.matnet import matnet
-from staticdyn.models.vos.rtnet import rtnet
+from staticdyn.models.nets.vos.fusionseg import fusionseg
+from staticdyn.models.nets.vos.matnet import matnet
+from staticdyn.models.nets.vos.rtnet import rtnet
+from staticdyn.probe.api import extract
 from tests.vos.helpers import REDUCED, fixture_keys
 
 R101 = [64, 256, 512, 1024, 2048]
@@ -76,7 +77,7 @@ def test_full_fusionseg_runs_and_hooks_every_layer(full_fusionseg) -> None:
     with torch.inference_mode():
         logits = full_fusionseg.module([rgb, flow])
     assert logits.shape == (1, 2, 32, 32)
-    pooled = full_fusionseg.extract([rgb, flow])
+    pooled = extract(full_fusionseg, [rgb, flow])
     assert {k: v.shape[1] for k, v in pooled.items()} == WIDTHS["fusionseg"]
 
 
@@ -103,7 +104,7 @@ def test_forward_and_documented_hook_widths(reduced, entry: str) -> None:
     with torch.inference_mode():
         out = model.module(x)
     assert out.shape[0] == 2 and torch.isfinite(out).all()
-    pooled = model.extract(x)
+    pooled = extract(model, x)
     assert {k: tuple(v.shape) for k, v in pooled.items()} == \
         {k: (2, w) for k, w in WIDTHS[entry].items()}
 
@@ -113,7 +114,7 @@ def _changes(model, layer: str, entry: str, which: int) -> bool:
     a = _inputs(entry, seed=1)
     b = [x.clone() for x in a]
     b[which] = _inputs(entry, seed=2)[which]
-    fa, fb = model.extract(a, [layer])[layer], model.extract(b, [layer])[layer]
+    fa, fb = extract(model, a, [layer])[layer], extract(model, b, [layer])[layer]
     return not torch.allclose(fa, fb)
 
 
@@ -140,8 +141,8 @@ def test_rtnet_batch_members_do_not_mix(reduced) -> None:
     must equal those of the sample run alone."""
     model = reduced["rtnet_r34"]
     x = _inputs("rtnet_r34", n=2)
-    both = model.extract(x)
-    first = model.extract([t[:1] for t in x])
+    both = extract(model, x)
+    first = extract(model, [t[:1] for t in x])
     for k in both:  # batched convolutions differ in rounding only; a mix-up differs by O(1)
         scale = float(both[k].abs().max())
         torch.testing.assert_close(both[k][:1], first[k], rtol=1e-3, atol=1e-3 * scale)

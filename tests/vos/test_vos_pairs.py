@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from staticdyn.data.pairs import DYNAMIC, STATIC
-from staticdyn.models.spec import ClipSpec
-from staticdyn.probe import vos
-from staticdyn.probe.tasks import get_task
+from staticdyn.data.spec import ClipSpec
+from staticdyn.data.tasks import get_task, vos
 
 SPEC = ClipSpec(task="vos", frames=1, crop=None, short_side=48, mean=(0.485, 0.456, 0.406),
                 std=(0.229, 0.224, 0.225))

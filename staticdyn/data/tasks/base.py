@@ -1,0 +1,43 @@
+"""What every task provides: a pair sampler and a group builder, and what a group holds.
+
+The extraction loop, store and metrics are the same for every task; only these two steps
+differ (clips and time permutations for action recognition; a frame plus a flow image and flow
+jitter for video object segmentation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from staticdyn.data.pairs import Pair
+from staticdyn.data.source import VideoSource
+from staticdyn.data.spec import ClipSpec
+from staticdyn.errors import VideoReadError
+
+# What a reader may raise for a bad file: skipped and counted, never fatal to the run.
+READ_ERRORS: tuple[type[BaseException], ...] = (VideoReadError, OSError, ValueError, EOFError)
+
+
+@dataclass
+class GroupItem:
+    position: int  # index of the group in the run's group list
+    pairs: list[Pair]
+    clips: list[list[torch.Tensor]] = field(default_factory=list)  # clip -> pathway tensors
+    rows: list[tuple[int, int]] = field(default_factory=list)  # per pair: (clip a, clip b)
+    start: int = 0
+    skip_reason: str | None = None
+    skip_item: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """``sample(source, probe_cfg) -> pairs``; ``load_group(source, position, pairs, spec,
+    probe_cfg) -> GroupItem``."""
+
+    name: str
+    sample: Callable[[VideoSource, Mapping[str, Any]], list[Pair]]
+    load_group: Callable[[VideoSource, int, list[Pair], ClipSpec, Mapping[str, Any]], GroupItem]
