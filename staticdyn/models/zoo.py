@@ -44,7 +44,7 @@ CONFIG_KEYS = frozenset({
     "checkpoint_tag",  # what the checkpoint was trained on (read by the report, e.g. Fig. 5/6)
     # card facts (README, "Models"): read by checkpoint conversion, the report and the smoke run
     "family", "arch_group", "pathways", "pathway_kind", "task", "checkpoint_format",
-    "checkpoint_pathway", "smoke",
+    "checkpoint_pathway", "smoke", "trust_checkpoint",
 })
 
 
