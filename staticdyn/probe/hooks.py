@@ -1,10 +1,9 @@
 """Forward hooks that pool each layer's output to (batch, channels) on the device.
 
-Pooling follows METHOD.md section 2: the global average over every non-channel axis. It happens
-inside the hook, on the device, before anything is copied to the host. That matters twice:
-memory (a (B, C, T, H, W) map never leaves the GPU) and correctness (PyTorchVideo's SlowFast
-fuses pathways in place after a stage returns, so reading the output later would see the fused
-values, not the pathway's own).
+Pooling (``probe.pooling``, METHOD.md section 2) happens inside the hook, on the device, before
+anything is copied to the host. That matters twice: memory (a (B, C, T, H, W) map never leaves
+the GPU) and correctness (PyTorchVideo's SlowFast fuses pathways in place after a stage returns,
+so reading the output later would see the fused values, not the pathway's own).
 """
 
 from __future__ import annotations
@@ -14,31 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-
-def pool_output(out: object) -> torch.Tensor:
-    """Reduce a layer output to (batch, channels).
-
-    - 5-D (B, C, T, H, W) and 4-D (B, C, H, W) conv maps: mean over all axes after C.
-    - 3-D (B, N, C) token sequences (MViT, TimeSformer): mean over every token, class token
-      included, as the authors did.
-    - 2-D (B, C): returned as is.
-    - A tuple (MViT blocks return ``(x, thw)``): the first tensor.
-    - A list of tensors (a fused multi-pathway stage): each pathway pooled, channels concatenated.
-    """
-    if isinstance(out, tuple):
-        return pool_output(out[0])
-    if isinstance(out, list):
-        return torch.cat([pool_output(o) for o in out], dim=1)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"cannot pool a layer output of type {type(out).__name__}")
-    x = out.float()
-    if x.ndim >= 4:
-        return x.mean(dim=tuple(range(2, x.ndim)))
-    if x.ndim == 3:
-        return x.mean(dim=1)
-    if x.ndim == 2:
-        return x.clone()
-    raise ValueError(f"cannot pool a layer output of shape {tuple(out.shape)}")
+from staticdyn.probe.pooling import pool_output
 
 
 class _AllCaptured(Exception):  # noqa: N818 - control flow, not an error
