@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile requirements/mmaction.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,hf]"
 	$(PY) -m pip install -q --no-deps -r requirements/mmaction.txt
 	touch $(STAMP)
 
