@@ -19,8 +19,8 @@ from staticdyn.metrics.bootstrap import (
 from staticdyn.metrics.factors import split_by_factor
 from staticdyn.metrics.layerwise import layerwise
 from staticdyn.metrics.unitwise import UNIT_CLASSES, unitwise
-from tests.metrics.planted import planted
-from tests.report.fabricate import planted_features
+from tests.helpers.fabricate import planted_features
+from tests.helpers.planted import planted
 
 CLASSES = list(UNIT_CLASSES)
 

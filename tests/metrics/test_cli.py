@@ -11,7 +11,7 @@ import pytest
 
 from staticdyn.metrics.__main__ import main
 from staticdyn.metrics.analyze import LAYERWISE_COLUMNS, UNITWISE_COLUMNS
-from tests.report.fabricate import write_features_h5
+from tests.helpers.fabricate import write_features_h5
 
 LAYERS = {"stage1": 6, "slow.stage_2": 10}
 

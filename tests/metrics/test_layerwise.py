@@ -14,7 +14,7 @@ from staticdyn.metrics.layerwise import (
     total_variance,
     units_from_scores,
 )
-from tests.metrics.planted import planted
+from tests.helpers.planted import planted
 
 
 def test_total_variance_by_hand() -> None:

@@ -12,7 +12,7 @@ from staticdyn.metrics.moments import (
     unitwise_from_moments,
 )
 from staticdyn.metrics.unitwise import unitwise
-from tests.metrics.planted import planted
+from tests.helpers.planted import planted
 
 
 def _random(seed: int, n: int = 60, c: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

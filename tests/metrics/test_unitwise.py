@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from staticdyn.metrics.unitwise import classify_units, unit_scores, unitwise
-from tests.metrics.planted import CHANNELS, planted
+from tests.helpers.planted import CHANNELS, planted
 
 
 def test_unit_scores_by_hand() -> None:

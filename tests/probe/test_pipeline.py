@@ -67,7 +67,7 @@ def test_resume_after_interruption_gives_same_file(cfg_factory, monkeypatch) -> 
     over = ["model=toy3d", "probe.n_pairs=16", "probe.batch_size=3"]
     ref = _features(run(cfg_factory("ref", over))["features"])
 
-    from tests.probe import fakes
+    from tests.helpers import fakes
 
     calls = {"n": 0}
     orig = fakes.FakeSource.read

@@ -17,7 +17,7 @@ from staticdyn.report.aggregate import (
     write_sweep_tables,
 )
 from staticdyn.report.runs import INFO_COLUMNS
-from tests.report.fabricate import make_run, write_features_h5
+from tests.helpers.fabricate import make_run, write_features_h5
 
 LAYERS = {"stage1": 6, "stage2": 8}
 

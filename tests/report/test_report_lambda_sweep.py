@@ -16,8 +16,8 @@ from staticdyn.metrics.lambda_sweep import (
     write_lambda_sweep,
 )
 from staticdyn.metrics.unitwise import classify_units, count_classes, unit_scores
-from tests.metrics.planted import planted
-from tests.report.fabricate import write_features_h5
+from tests.helpers.fabricate import write_features_h5
+from tests.helpers.planted import planted
 
 
 def test_default_grid() -> None:

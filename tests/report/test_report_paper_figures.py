@@ -12,7 +12,7 @@ import pytest
 from staticdyn.report.aggregate import SweepResult, collect_runs
 from staticdyn.report.paper_figures import BUILDERS, FigureInputs, build_paper_figures
 from staticdyn.report.selection import family, single_pathway_kind, split_layer
-from tests.report.fabricate import make_sweep
+from tests.helpers.fabricate import make_sweep
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_figures.py"
 

@@ -14,7 +14,7 @@ from staticdyn.metrics.analyze import (
     analyze_h5,
 )
 from staticdyn.report.run_report import format_terminal_summary, write_run_report
-from tests.report.fabricate import write_features_h5
+from tests.helpers.fabricate import write_features_h5
 
 LAYERS = {"stage1": 8, "stage2": 12, "slow.stage_3": 16}
 FILES = ["layerwise.csv", "unitwise.csv", "unit_scores.csv", "summary.md", "layerwise.png",

@@ -15,7 +15,7 @@ from staticdyn.metrics.moments import layerwise_from_moments
 from staticdyn.pipeline import run
 from staticdyn.store.__main__ import main as store_main
 from staticdyn.store.summary import read_summary
-from tests.probe.conftest import make_cfg
+from tests.helpers.configs import make_cfg
 
 OVER = ["model=toy3d", "probe.n_pairs=16", "probe.batch_size=6"]
 

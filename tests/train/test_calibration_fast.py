@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import open_dict
 
 from staticdyn.experiments.train_job import run_train
-from tests.train.conftest import compose_cfg
+from tests.helpers.configs import compose_cfg
 
 FAST_MODELS = {
     # the order-invariant check is structural: an untrained invariant model must pass it too

@@ -15,7 +15,7 @@ from staticdyn.errors import DatasetError
 from staticdyn.experiments.train_job import output_dir, run_train
 from staticdyn.train.data import VAL_EPOCH, ClipDataset, EpochSampler, split_indices
 from staticdyn.train.distractor import StaticCueSource
-from tests.train.conftest import compose_cfg, tiny_model
+from tests.helpers.configs import compose_cfg, tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from staticdyn.train import dropout as dropout_mod
 from staticdyn.train import prepare, train_run
 from staticdyn.train.dropout import DropoutController, UnitDropout, matched_rate
 from staticdyn.train.unitprobe import UnitProbe
-from tests.train.conftest import tiny_dataset, tiny_model, tiny_train
+from tests.helpers.configs import tiny_dataset, tiny_model, tiny_train
 
 
 def _layer(units: int = 6) -> tuple[nn.Module, nn.Module]:

@@ -14,14 +14,14 @@ from staticdyn.experiments.train_job import run_train
 from staticdyn.experiments.training.biases import step_to_90
 from staticdyn.experiments.training.shuffle import relative_drop
 from staticdyn.report.paper_figures import SHUFFLE_COLUMNS
-from tests.train.conftest import compose_cfg
+from tests.helpers.configs import compose_cfg
 
 
 def test_experiment_configs_compose(tmp_path: Path) -> None:
     for name in ("shuffle_training", "biases_along_training", "static_dropout", "calibrate"):
         from hydra import compose, initialize_config_dir
 
-        from tests.train.conftest import CONF
+        from tests.helpers.configs import CONF
 
         with initialize_config_dir(config_dir=CONF, version_base="1.3"):
             cfg = compose("config", overrides=[f"+experiment={name}"])

@@ -15,7 +15,7 @@ from staticdyn.train.data import VAL_EPOCH, ClipDataset
 from staticdyn.train.loop import LOG_COLUMNS, evaluate, make_loader
 from staticdyn.train.optim import lr_at
 from staticdyn.train.settings import TrainSettings
-from tests.train.conftest import tiny_dataset, tiny_model, tiny_train
+from tests.helpers.configs import tiny_dataset, tiny_model, tiny_train
 
 
 def _prep(**train):  # noqa: ANN202

@@ -19,7 +19,7 @@ from staticdyn.models.checkpoints.vos_release import (
 from staticdyn.models.nets.vos.fusionseg import fusionseg
 from staticdyn.models.nets.vos.matnet import matnet
 from staticdyn.models.nets.vos.rtnet import rtnet
-from tests.vos.helpers import REDUCED
+from tests.helpers.vos import REDUCED
 
 SMALL = {"builder_kwargs": {"blocks": REDUCED}}
 

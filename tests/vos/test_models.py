@@ -11,7 +11,7 @@ from staticdyn.models.nets.vos.fusionseg import fusionseg
 from staticdyn.models.nets.vos.matnet import matnet
 from staticdyn.models.nets.vos.rtnet import rtnet
 from staticdyn.probe.api import extract
-from tests.vos.helpers import REDUCED, fixture_keys
+from tests.helpers.vos import REDUCED, fixture_keys
 
 R101 = [64, 256, 512, 1024, 2048]
 R34 = [64, 64, 128, 256, 512]
