@@ -37,8 +37,11 @@ class PooledHooks:
 
     def __enter__(self) -> PooledHooks:
         modules = dict(self.module.named_modules())
-        for name, path in self.layers.items():
-            self._handles.append(modules[path].register_forward_hook(self._make_hook(name)))
+        # every path is looked up before the first hook is registered: an unknown path raises
+        # here with nothing attached (``__exit__`` does not run when ``__enter__`` raises)
+        targets = [(name, modules[path]) for name, path in self.layers.items()]
+        for name, mod in targets:
+            self._handles.append(mod.register_forward_hook(self._make_hook(name)))
         return self
 
     def _make_hook(self, name: str):  # noqa: ANN202
