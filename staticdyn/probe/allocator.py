@@ -1,0 +1,83 @@
+"""Keep freed activation memory in the process on CPU, so a forward does not re-fault it.
+
+Under ``torch.inference_mode`` every activation is freed when the next layer no longer needs
+it. glibc serves blocks above its mmap threshold with fresh ``mmap`` calls and trims the heap top
+on free, so each forward pass of a video model maps, faults in and unmaps hundreds of MB again:
+about a third of the CPU time went to page faults in the issue's measurement (I3D R50, 2 cores).
+Raising the mmap threshold and the trim threshold keeps those pages in the heap for the next
+forward, which is what a warm allocator means here. ``mallopt`` is called through ``ctypes`` at
+start-up so users never export ``MALLOC_*`` variables; on non-glibc platforms it is a no-op.
+The cost is a higher steady RSS (the largest forward's working set stays mapped), measured in
+BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+log = logging.getLogger("staticdyn")
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+# Blocks up to this size come from the heap instead of a fresh mmap; freed heap memory is
+# given back to the kernel only above the trim threshold.
+MMAP_THRESHOLD_BYTES = 1 << 30
+TRIM_THRESHOLD_BYTES = (1 << 31) - 1  # mallopt takes a C int
+# Users who export their own settings keep them.
+_ENV_KEYS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+
+
+@dataclass(frozen=True)
+class AllocatorState:
+    """What ``keep_freed_memory`` did, for the log and the tests."""
+
+    applied: bool
+    reason: str
+
+
+_STATE: AllocatorState | None = None
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    return lib if hasattr(lib, "mallopt") and hasattr(lib, "gnu_get_libc_version") else None
+
+
+def keep_freed_memory(enabled: bool = True) -> AllocatorState:
+    """Raise glibc's mmap and trim thresholds once per process (idempotent).
+
+    Returns whether it was applied and why not otherwise (disabled, not glibc, the user set
+    ``MALLOC_*``/``GLIBC_TUNABLES`` already, or mallopt refused a value).
+    """
+    global _STATE
+    if _STATE is not None and _STATE.applied:
+        return _STATE
+    if not enabled:
+        return AllocatorState(False, "disabled (probe.warm_allocator=false)")
+    user = [k for k in _ENV_KEYS if k in os.environ]
+    if user:
+        _STATE = AllocatorState(False, f"left to the user's {', '.join(user)}")
+        return _STATE
+    lib = _libc()
+    if lib is None:
+        _STATE = AllocatorState(False, "not glibc: nothing to do")
+        return _STATE
+    ok = lib.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    ok = lib.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1 and ok
+    _STATE = AllocatorState(ok, "glibc mallopt" if ok else "mallopt refused a value")
+    log.debug("allocator: %s", _STATE.reason)
+    return _STATE
