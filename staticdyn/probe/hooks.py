@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from staticdyn.probe.layouts import LayerIO, batch_size_of
 from staticdyn.probe.pooling import pool_output
 
 
@@ -26,12 +27,24 @@ class PooledHooks:
     With ``stop_early`` the forward pass is cut short once every requested layer has fired: the
     head is never run. That saves the head's time and makes reduced test resolutions work with
     heads whose pooling kernels are fixed to the training resolution.
+
+    ``io`` (alias -> ``LayerIO``, from ``probe.layouts.resolve_layer_io``) pools each layer by
+    its declared or verified layout; without it every layer is pooled by ``pool_output``'s rank
+    rule. Layouts need the clip batch size (time-folded layers hold batch x time rows), which a
+    pre-hook on the root module reads from the forward's input before any module rewrites it.
     """
 
-    def __init__(self, module: nn.Module, layers: Mapping[str, str], stop_early: bool = True):
+    def __init__(self, module: nn.Module, layers: Mapping[str, str], stop_early: bool = True,
+                 io: Mapping[str, LayerIO] | None = None):
         self.module = module
         self.stop_early = stop_early
         self.layers = dict(layers)
+        self.io = dict(io) if io is not None else None
+        if self.io is not None:
+            missing = [n for n in self.layers if n not in self.io]
+            if missing:
+                raise ValueError(f"no layout resolved for layers {missing}")
+        self.batch = 0
         self.pooled: dict[str, torch.Tensor] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
@@ -40,13 +53,22 @@ class PooledHooks:
         # every path is looked up before the first hook is registered: an unknown path raises
         # here with nothing attached (``__exit__`` does not run when ``__enter__`` raises)
         targets = [(name, modules[path]) for name, path in self.layers.items()]
+        if self.io is not None:
+            self._handles.append(self.module.register_forward_pre_hook(
+                self._read_batch, with_kwargs=True, prepend=True))
         for name, mod in targets:
             self._handles.append(mod.register_forward_hook(self._make_hook(name)))
         return self
 
+    def _read_batch(self, _mod: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.batch = batch_size_of([*args, *kwargs.values()])
+
     def _make_hook(self, name: str):  # noqa: ANN202
         def hook(_mod: nn.Module, _inp: object, out: object) -> None:
-            self.pooled[name] = pool_output(out)
+            if self.io is None:
+                self.pooled[name] = pool_output(out)
+            else:
+                self.pooled[name] = self.io[name].pool(out, self.batch)
             if self.stop_early and len(self.pooled) == len(self.layers):
                 raise _AllCaptured
 
@@ -81,9 +103,11 @@ def extract_pooled(
     inputs: torch.Tensor | Sequence[torch.Tensor],
     layers: Mapping[str, str],
     stop_early: bool = True,
+    io: Mapping[str, LayerIO] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One forward pass under ``torch.inference_mode``; pooled (B, C) tensors on the device."""
-    with PooledHooks(module, layers, stop_early) as hooks, torch.inference_mode():
+    """One forward pass under ``torch.inference_mode``; pooled (B, C) tensors on the device
+    (by layout where ``io`` is given, see ``PooledHooks``)."""
+    with PooledHooks(module, layers, stop_early, io) as hooks, torch.inference_mode():
         try:
             module(fresh_inputs(inputs))
         except _AllCaptured:
