@@ -60,3 +60,24 @@ class DatasetError(StaticDynError):
 
 class ConfigMismatchError(StaticDynError):
     """A run directory already holds a run with a different configuration."""
+
+
+class CheckpointFileError(StaticDynError):
+    """A checkpoint file cannot be read as weights: missing, a directory, empty, text, damaged."""
+
+
+class UnsafeCheckpointError(CheckpointFileError):
+    """A checkpoint would build objects other than weights data when unpickled.
+
+    Refused before anything runs: a pickle's ``__reduce__`` can call any function, and
+    checkpoints come from shared drives and model zoos. The user may vouch for the file.
+    """
+
+    def __init__(self, path: str, builds: str):
+        self.path, self.builds = path, builds
+        super().__init__(
+            f"checkpoint '{path}' would build {builds} when unpickled; a checkpoint of weights "
+            "needs only tensors, numpy arrays, plain containers and scalars, so it was refused "
+            "without running anything. If you vouch for this file, set "
+            "model.trust_checkpoint=true (Python: trust_checkpoint=True)"
+        )

@@ -11,6 +11,11 @@ YAML change. Schema (keys other than these are rejected, to catch typos early):
     builder_kwargs: {}                  # passed to the builder; pretrained is forced False
     pretrained: false                   # true is refused: staticdyn never downloads weights
     checkpoint: null                    # local checkpoint file; null -> untrained model
+    trust_checkpoint: false             # true: the user vouches for the file, which may then
+                                        # unpickle objects beyond weights (with a warning)
+    family / checkpoint_format / checkpoint_pathway / pathways
+                                        # how a file in another code base's layout is read
+                                        # (staticdyn.models.checkpoints.card)
     clip: {frames, sampling_rate, crop, short_side, mean, std, alpha, ...}  # ClipSpec fields;
                                         # over the module's ``staticdyn_clip`` suggestion, if any
     layers: {alias: module.path}        # named layers (stageK, slow.stageK, blockK, ...)
@@ -34,6 +39,7 @@ from torch import nn
 from staticdyn.data.spec import ClipSpec
 from staticdyn.errors import StaticDynError, UnknownChoiceError
 from staticdyn.models.builders import NO_DOWNLOAD_HINT, build_module, import_object
+from staticdyn.models.checkpoints.card import CheckpointCard
 from staticdyn.models.checkpoints.loading import load_checkpoint
 from staticdyn.models.custom import builder_path
 from staticdyn.models.spec import ZooModel
@@ -142,6 +148,7 @@ def from_config(cfg: Mapping[str, Any] | Any) -> ZooModel:
         raise UnknownChoiceError(f"model config key (model '{entry}')", unknown[0], CONFIG_KEYS)
     if cfg.get("pretrained"):
         raise StaticDynError(f"model '{entry}' has pretrained=true: {NO_DOWNLOAD_HINT}")
+    card = CheckpointCard.from_config(cfg)  # checked before anything is built
     module = build_module(builder_path(cfg, entry), cfg.get("builder_kwargs"))
     layers, default_layers = _layers(module, cfg, entry)
     # A module may suggest its own clip (the mmaction adapter reads the config's test
@@ -150,7 +157,7 @@ def from_config(cfg: Mapping[str, Any] | Any) -> ZooModel:
     clip = clip_spec_from({**suggested, **(cfg.get("clip") or {})}, entry)
     checkpoint = cfg.get("checkpoint")
     if checkpoint:
-        load_checkpoint(module, checkpoint, entry)
+        load_checkpoint(module, checkpoint, card)
     model = ZooModel(
         name=entry,
         module=module,
@@ -164,12 +171,22 @@ def from_config(cfg: Mapping[str, Any] | Any) -> ZooModel:
     return model
 
 
-def load_model(name: str, checkpoint: str | Path | None = None, **overrides: Any) -> ZooModel:
+def load_model(name: str, checkpoint: str | Path | None = None,
+               trust_checkpoint: bool | None = None, **overrides: Any) -> ZooModel:
     """Build zoo entry ``name``; ``overrides`` deep-merge into its YAML card.
 
+    ``trust_checkpoint=True``: you vouch for the checkpoint file, which may then unpickle
+    objects beyond weights data (see ``staticdyn.models.checkpoints.reader``).
     Example: ``load_model("slow_r50", checkpoint="SLOW_8x8_R50.pyth", clip={"crop": 224})``.
     """
     cfg = _merge(entry_config(name), overrides)
     if checkpoint is not None:
         cfg["checkpoint"] = str(checkpoint)
+    if trust_checkpoint is not None:
+        cfg["trust_checkpoint"] = trust_checkpoint
     return from_config(cfg)
+
+
+def checkpoint_card(name: str, **overrides: Any) -> CheckpointCard:
+    """The checkpoint facts of zoo entry ``name`` (for converting files outside a load)."""
+    return CheckpointCard.from_config(_merge(entry_config(name), overrides))

@@ -4,7 +4,8 @@ A file is ``{"model_state": state_dict, "optimizer_state": ..., "step": n, "epoc
 the layout of PyTorchVideo's model-zoo files and of SlowFast's checkpoints: the zoo's strict
 loader (``model.checkpoint=PATH``) takes ``model_state`` and ignores the rest, and the loop
 takes the rest to resume. Only tensors, numbers, strings and plain containers go in, so every
-file reads back with ``torch.load(weights_only=True)``.
+file reads back through ``staticdyn.models.checkpoints.reader`` (``torch.load(weights_only=True)``),
+the one reader of every checkpoint, which never unpickles code.
 
 Files are written to a temporary name and renamed: a run killed while saving leaves the previous
 checkpoint intact, never a truncated one that resume would pick.
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from staticdyn.errors import CheckpointFileError
+from staticdyn.models.checkpoints.reader import read_checkpoint
 
 PATTERN = re.compile(r"^step_(\d+)\.pyth$")
 
@@ -60,4 +64,10 @@ def save_checkpoint(ckpt_dir: Path, step: int, epoch: int, model: torch.nn.Modul
 
 def load_training_state(path: Path) -> dict[str, Any]:
     """The whole checkpoint (model, optimizer, step ...) for resuming."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
+    if not isinstance(state, dict) or "model_state" not in state:
+        raise CheckpointFileError(
+            f"training checkpoint '{path}' holds no model_state; expected a file written by "
+            "staticdyn's training loop (step_<n>.pyth)"
+        )
+    return state

@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from staticdyn.errors import CheckpointMismatchError, StaticDynError
+from staticdyn.errors import CheckpointMismatchError, StaticDynError, UnsafeCheckpointError
 from staticdyn.models import zoo
-from staticdyn.models.checkpoints.loading import extract_state_dict, load_checkpoint, target_keys
+from staticdyn.models.checkpoints.card import CheckpointCard
+from staticdyn.models.checkpoints.loading import load_checkpoint
+from staticdyn.models.checkpoints.reader import read_checkpoint
+from staticdyn.models.checkpoints.state import extract_state_dict, target_keys
 from staticdyn.models.nets.fast_only import create_fast_only
 
 FIXTURES = Path("/work/shared/fixtures/checkpoint_keys")
@@ -60,7 +63,7 @@ def test_envelopes_prefixes_and_missing_bn_counters(tmp_path: Path, built: zoo.Z
     path = tmp_path / "ddp.pth"
     torch.save({"meta": {"epoch": 3}, "state_dict": wrapped}, path)
     model = zoo.load_model(ENTRY)
-    load_checkpoint(model.module, path, ENTRY)
+    load_checkpoint(model.module, path, zoo.checkpoint_card(ENTRY))
     _assert_loaded(model.module, {**model.module.state_dict(), **state})
 
 
@@ -98,21 +101,22 @@ def test_converter_is_used_only_when_keys_do_not_fit(tmp_path: Path) -> None:
     path = tmp_path / "other.pyth"
     torch.save({"model_state": renamed}, path)
     calls: list[str] = []
+    card = zoo.checkpoint_card("fast_r50")
 
-    def strip_other(sd: dict, entry: str, target: dict) -> dict:
-        calls.append(entry)
+    def strip_other(sd: dict, card: CheckpointCard, target: dict) -> dict:
+        calls.append(card.entry)
         return {k.removeprefix("other."): v for k, v in sd.items()}
 
-    def refuse(sd: dict, entry: str, target: dict) -> dict:
+    def refuse(sd: dict, card: CheckpointCard, target: dict) -> dict:
         raise ValueError("not my layout")
 
     with pytest.raises(CheckpointMismatchError, match="other.blocks"):
-        load_checkpoint(model, path, "fast_r50", converters=[refuse])
-    load_checkpoint(model, path, "fast_r50", converters=[refuse, strip_other])
+        load_checkpoint(model, path, card, converters=[refuse])
+    load_checkpoint(model, path, card, converters=[refuse, strip_other])
     _assert_loaded(model, state)
     plain = tmp_path / "plain.pyth"
     torch.save(state, plain)
-    load_checkpoint(model, plain, "fast_r50", converters=[strip_other])
+    load_checkpoint(model, plain, card, converters=[strip_other])
     assert calls == ["fast_r50"]
 
 
@@ -121,20 +125,45 @@ def test_caffe2_pickle_is_read_with_latin1(tmp_path: Path) -> None:
     path = tmp_path / "c2.pkl"
     with path.open("wb") as fh:
         pickle.dump({"blobs": blobs, "model_iter": 7}, fh, protocol=2)
-    state = extract_state_dict(pickle.loads(path.read_bytes(), encoding="latin1"))
+    state = extract_state_dict(read_checkpoint(path))
     assert list(state) == ["conv1_w"] and state["conv1_w"].shape == (2, 3)
     with pytest.raises(CheckpointMismatchError, match="conv1_w"):
-        load_checkpoint(create_fast_only(), path, "fast_r50", converters=[])
+        load_checkpoint(create_fast_only(), path, zoo.checkpoint_card("fast_r50"), converters=[])
 
 
-def test_legacy_pickle_falls_back_with_a_warning(tmp_path: Path) -> None:
+def test_object_beyond_weights_is_refused_unless_trusted(tmp_path: Path) -> None:
+    """A SlowFast-era file with a config object next to the weights: refused by name, and
+    loaded (with a warning) once the user vouches for it through the card."""
     model = create_fast_only()
     state = _random_state(model)
     path = tmp_path / "slowfast_style.pyth"
     torch.save({"model_state": state, "cfg": argparse.Namespace(arch="fast")}, path)
-    with pytest.warns(UserWarning, match="weights_only"):
-        load_checkpoint(model, path, "fast_r50", converters=[])
+    card = zoo.checkpoint_card("fast_r50")
+    with pytest.raises(UnsafeCheckpointError, match="argparse.Namespace") as info:
+        load_checkpoint(model, path, card, converters=[])
+    assert str(path) in str(info.value) and "model.trust_checkpoint=true" in str(info.value)
+    with pytest.warns(UserWarning, match="argparse.Namespace.*trust_checkpoint=true"):
+        load_checkpoint(model, path, zoo.checkpoint_card("fast_r50", trust_checkpoint=True),
+                        converters=[])
     _assert_loaded(model, state)
+
+
+def test_native_card_never_tries_the_converters(tmp_path: Path) -> None:
+    """The same SlowFast-layout file loads for a card with checkpoint_format: slowfast and is a
+    plain key mismatch, without any layout conversion, for checkpoint_format: native."""
+    from staticdyn.models.checkpoints import convert
+
+    model = create_fast_only()
+    state = _random_state(model)
+    card = zoo.checkpoint_card("fast_r50")
+    path = tmp_path / "FAST.pyth"
+    torch.save({"model_state": convert.convert_from_pytorchvideo(state, card)}, path)
+    load_checkpoint(model, path, card)
+    _assert_loaded(model, state)
+    native = zoo.checkpoint_card("fast_r50", checkpoint_format="native")
+    with pytest.raises(CheckpointMismatchError) as info:
+        load_checkpoint(create_fast_only(), path, native)
+    assert "s1.pathway1_stem" in str(info.value) and "Layout conversion" not in str(info.value)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -172,7 +201,8 @@ def test_other_layouts_go_through_the_converter(tmp_path: Path, layout: str) -> 
 
     model = zoo.load_model("fast_r50")
     state = _random_state(model.module)
-    foreign = convert.convert_from_pytorchvideo(state, "fast_r50", layout=layout)
+    foreign = convert.convert_from_pytorchvideo(state, zoo.checkpoint_card("fast_r50"),
+                                                layout=layout)
     if layout == "caffe2":
         path = tmp_path / "FAST.pkl"
         path.write_bytes(pickle.dumps({"blobs": foreign, "lr": np.float32(0.1)}, protocol=2))

@@ -22,20 +22,28 @@ from pytorchvideo.models.hub.vision_transformers import mvit_video_base_config
 from pytorchvideo.models.resnet import create_resnet
 from pytorchvideo.models.vision_transformers import create_multiscale_vision_transformers
 
+from staticdyn.errors import UnknownChoiceError, UnsafeCheckpointError
+from staticdyn.models.checkpoints.card import CheckpointCard
 from staticdyn.models.checkpoints.convert import (
     caffe2_to_slowfast,
     convert_from_pytorchvideo,
     convert_to_pytorchvideo,
     detect_layout,
-    read_checkpoint,
     slowfast_to_caffe2,
 )
 from staticdyn.models.checkpoints.convert.common import BN_EPS, CheckpointLayoutError
 from staticdyn.models.checkpoints.convert.mvit import KOWAL_POOL_KV_STRIDE_SIZE
+from staticdyn.models.checkpoints.reader import read_checkpoint
 from staticdyn.models.nets.timesformer import build_timesformer
+from staticdyn.models.zoo import checkpoint_card
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoint_keys"
 Keys = dict[str, tuple[int, ...]]
+
+
+def card(entry: str) -> CheckpointCard:
+    """The zoo entry's checkpoint facts (family, pathway), as its YAML card states them."""
+    return checkpoint_card(entry)
 
 
 def fixture(name: str) -> dict:
@@ -133,9 +141,9 @@ def test_slowfast_pyth_converts_exactly(tmp_path, sf_name, ptv_name, entry):
     target = target_for(ptv_name, entry)
     sd = random_state(sf_keys, seed=len(sf_keys))
     loaded = read_checkpoint(save_slowfast_pyth(sd, tmp_path / "ckpt.pyth"))
-    assert detect_layout(loaded, entry) == "slowfast"
+    assert detect_layout(loaded, card(entry)) == "slowfast"
 
-    out = convert_to_pytorchvideo(loaded, entry, target)
+    out = convert_to_pytorchvideo(loaded, card(entry), target)
 
     assert list(out) == list(target)
     assert shapes(out) == target
@@ -177,7 +185,7 @@ def test_inverse_writes_the_slowfast_layout(sf_name, ptv_name, entry):
     """convert_from_pytorchvideo reproduces the reference key list exactly (order included)."""
     target = target_for(ptv_name, entry)
     ptv = {k: torch.empty(s, device="meta") for k, s in target.items()}
-    sf = convert_from_pytorchvideo(ptv, entry)
+    sf = convert_from_pytorchvideo(ptv, card(entry))
     assert shapes(sf) == keys_of(sf_name)
     assert list(sf) == list(keys_of(sf_name))
 
@@ -206,10 +214,10 @@ def test_caffe2_pickle_converts_exactly(tmp_path, model, ptv_name, entry):
         Py2Pickler(f, protocol=2).dump({"blobs": blobs})
 
     loaded = read_checkpoint(path)
-    assert detect_layout(loaded, entry) == "caffe2"
+    assert detect_layout(loaded, card(entry)) == "caffe2"
 
     # Blob names -> SlowFast keys: exactly the fixture's table.
-    sf = caffe2_to_slowfast(loaded, model)
+    sf = caffe2_to_slowfast(loaded, card(entry))
     assert set(sf) == {info["key"] for info in fx["blobs"].values()}
     for name, info in fx["blobs"].items():
         assert np.array_equal(sf[info["key"]].numpy(), blobs[name]), name
@@ -219,7 +227,7 @@ def test_caffe2_pickle_converts_exactly(tmp_path, model, ptv_name, entry):
 
     # ... and on to pytorchvideo, strictly.
     target = keys_of(ptv_name)
-    out = convert_to_pytorchvideo(loaded, entry, target)
+    out = convert_to_pytorchvideo(loaded, card(entry), target)
     assert shapes(out) == target
     head = next(k for k in target if k.endswith(".proj.weight"))
     assert np.array_equal(out[head].numpy(), blobs["pred_w"])
@@ -235,7 +243,7 @@ def test_caffe2_pickle_converts_exactly(tmp_path, model, ptv_name, entry):
             blobs["t_res2_2_branch2b_bn_riv"])
 
     # The inverse writes the fixture's canonical blob names.
-    back = convert_from_pytorchvideo(out, entry, layout="caffe2")
+    back = convert_from_pytorchvideo(out, card(entry), layout="caffe2")
     assert set(back) == set(fx["blobs"])
 
 
@@ -248,23 +256,30 @@ def test_caffe2_strictness(tmp_path):
     # ... but nothing beyond arrays is unpickled.
     with open(tmp_path / "evil.pkl", "wb") as f:
         pickle.dump({"blobs": blobs, "x": Path("/")}, f, protocol=2)
-    with pytest.raises(ValueError, match="only numpy arrays"):
+    with pytest.raises(UnsafeCheckpointError, match="pathlib.PosixPath.*trust_checkpoint=true"):
         read_checkpoint(tmp_path / "evil.pkl")
+    slow = card("slow_r50")
     with pytest.raises(ValueError, match="no SlowFast naming rule"):
-        caffe2_to_slowfast({**blobs, "mystery_blob": np.zeros(3)}, "slow")
+        caffe2_to_slowfast({**blobs, "mystery_blob": np.zeros(3)}, slow)
+    with pytest.raises(ValueError, match=r"pathway 'slow_r50' does not have \(it has \[0\]\)"):
+        caffe2_to_slowfast({**blobs, "t_conv1_w": np.zeros((8, 3, 5, 7, 7))}, slow)
+    # ... while FastOnly's card (checkpoint_pathway: 1) takes exactly the t_ blobs
+    fast = caffe2_to_slowfast({"t_conv1_w": np.zeros((8, 3, 5, 7, 7))}, card("fast_r50"))
+    assert list(fast) == ["s1.pathway1_stem.conv.weight"]
     with pytest.raises(ValueError, match="pathway"):
-        caffe2_to_slowfast({**blobs, "t_conv1_w": np.zeros((8, 3, 5, 7, 7))}, "SLOW_8x8_R50")
+        caffe2_to_slowfast(blobs, card("fast_r50"))
     with pytest.raises(ValueError, match="both name"):
-        caffe2_to_slowfast({**blobs, "res_conv1_w": np.zeros((64, 3, 1, 7, 7))}, "slow")
+        caffe2_to_slowfast({**blobs, "res_conv1_w": np.zeros((64, 3, 1, 7, 7))}, slow)
     # The SlowFast loader's shape rules: trailing 1s appended, 1-D blobs tiled.
     out = caffe2_to_slowfast({"pred_w": np.ones((4, 6), np.float32),
-                              "res_conv1_bn_s": np.arange(2, dtype=np.float32)}, "slow",
+                              "res_conv1_bn_s": np.arange(2, dtype=np.float32)}, slow,
                              model_keys={"head.projection.weight": (4, 6, 1, 1, 1),
                                          "s1.pathway0_stem.bn.weight": (4,)})
     assert out["head.projection.weight"].shape == (4, 6, 1, 1, 1)
     assert out["s1.pathway0_stem.bn.weight"].tolist() == [0, 1, 0, 1]
     with pytest.raises(ValueError, match="X3D"):
-        convert_to_pytorchvideo({"blobs": blobs}, "x3d_xs", keys_of("pytorchvideo_x3d_xs.json"))
+        convert_to_pytorchvideo({"blobs": blobs}, card("x3d_xs"),
+                                keys_of("pytorchvideo_x3d_xs.json"))
 
 
 PTV_CASES = [
@@ -286,12 +301,12 @@ def test_pytorchvideo_pyth_passes_through(tmp_path, ptv_name, entry):
     path = tmp_path / "ptv.pyth"
     torch.save({"model_state": sd}, path)
     loaded = read_checkpoint(path)
-    assert detect_layout(loaded, entry) == "pytorchvideo"
-    out = convert_to_pytorchvideo(loaded, entry, target)
+    assert detect_layout(loaded, card(entry)) == "pytorchvideo"
+    out = convert_to_pytorchvideo(loaded, card(entry), target)
     assert list(out) == list(target)
     assert all(torch.equal(out[k], sd[k]) for k in target)
     # DataParallel prefix is tolerated.
-    out = convert_to_pytorchvideo({"module." + k: v for k, v in sd.items()}, entry, target)
+    out = convert_to_pytorchvideo({"module." + k: v for k, v in sd.items()}, card(entry), target)
     assert shapes(out) == target
 
 
@@ -300,8 +315,8 @@ def test_mvit_upstream_layout_splits_qkv(tmp_path):
     target = keys_of("pytorchvideo_mvit_base_16x4.json")
     sd = random_state(sf_keys, seed=3)
     loaded = read_checkpoint(save_slowfast_pyth(sd, tmp_path / "mvit.pyth"))
-    assert detect_layout(loaded, "mvit_base_16x4") == "slowfast"
-    out = convert_to_pytorchvideo(loaded, "mvit_base_16x4", target)
+    assert detect_layout(loaded, card("mvit_base_16x4")) == "slowfast"
+    out = convert_to_pytorchvideo(loaded, card("mvit_base_16x4"), target)
     assert list(out) == list(target) and shapes(out) == target
     for blk, c in ((0, 96), (1, 192), (15, 768)):
         qkv_w, qkv_b = sd[f"blocks.{blk}.attn.qkv.weight"], sd[f"blocks.{blk}.attn.qkv.bias"]
@@ -332,7 +347,7 @@ def test_mvit_zoo_layout_without_kv_pooling_in_last_blocks(tmp_path):
     loaded = read_checkpoint(save_slowfast_pyth(sd, tmp_path / "mvit.pyth"))
     full = keys_of("pytorchvideo_mvit_base_16x4.json")
     with pytest.raises(ValueError, match=r"no key/value pooling in blocks \[14, 15\]"):
-        convert_to_pytorchvideo(loaded, "mvit_base_16x4", full)
+        convert_to_pytorchvideo(loaded, card("mvit_base_16x4"), full)
 
     cfg = {k: v for k, v in mvit_video_base_config.items() if k != "pool_kv_stride_adaptive"}
     model = create_multiscale_vision_transformers(**cfg,
@@ -341,7 +356,7 @@ def test_mvit_zoo_layout_without_kv_pooling_in_last_blocks(tmp_path):
     dropped = {k for k in full if k.startswith(("blocks.14.attn.", "blocks.15.attn."))
                and any(p in k for p in ("pool_k", "norm_k", "pool_v", "norm_v"))}
     assert len(dropped) == 12 and target == {k: v for k, v in full.items() if k not in dropped}
-    out = convert_to_pytorchvideo(loaded, "mvit_base_16x4", target)
+    out = convert_to_pytorchvideo(loaded, card("mvit_base_16x4"), target)
     model.load_state_dict(out, strict=True)
     assert torch.equal(model.blocks[13].attn.pool_k.weight, sd["blocks.13.attn.pool_k.weight"])
 
@@ -349,7 +364,7 @@ def test_mvit_zoo_layout_without_kv_pooling_in_last_blocks(tmp_path):
     up = {k: torch.empty(s, device="meta")
           for k, s in keys_of("slowfast_upstream_MVIT_B_16x4_CONV.json").items()}
     with pytest.raises(ValueError, match=r"pools keys/values in blocks \[14, 15\]"):
-        convert_to_pytorchvideo(up, "mvit_base_16x4", target)
+        convert_to_pytorchvideo(up, card("mvit_base_16x4"), target)
 
 
 def test_mvit_pool_aliases_of_pytorchvideo_main():
@@ -357,10 +372,10 @@ def test_mvit_pool_aliases_of_pytorchvideo_main():
     sd = {k: torch.zeros(s) for k, s in target.items()}
     w = sd["blocks.1.attn.pool_q.weight"]
     aliased = {**sd, "blocks.1.attn._attention_pool_q.pool.weight": w}
-    assert len(convert_to_pytorchvideo(aliased, "mvit_base_16x4", target)) == len(target)
+    assert len(convert_to_pytorchvideo(aliased, card("mvit_base_16x4"), target)) == len(target)
     aliased["blocks.1.attn._attention_pool_q.pool.weight"] = w + 1
     with pytest.raises(ValueError, match="left unused"):
-        convert_to_pytorchvideo(aliased, "mvit_base_16x4", target)
+        convert_to_pytorchvideo(aliased, card("mvit_base_16x4"), target)
 
 
 def test_mvit_qkv_split_matches_fused_attention():
@@ -375,7 +390,7 @@ def test_mvit_qkv_split_matches_fused_attention():
         for p in model.parameters():
             p.normal_(0, 0.2)
     sd = model.state_dict()
-    sf = convert_from_pytorchvideo(sd, "mvit_base_16x4")
+    sf = convert_from_pytorchvideo(sd, card("mvit_base_16x4"))
     attn = model.blocks[2].attn
     x = torch.randn(2, 7, attn.q.in_features)
     heads = attn.num_heads
@@ -387,7 +402,7 @@ def test_mvit_qkv_split_matches_fused_attention():
         sep = layer(x).reshape(2, 7, heads, c // heads).permute(0, 2, 1, 3)
         torch.testing.assert_close(fused[i], sep)
 
-    back = convert_to_pytorchvideo(sf, "mvit_base_16x4", shapes(sd))
+    back = convert_to_pytorchvideo(sf, card("mvit_base_16x4"), shapes(sd))
     fresh = create_multiscale_vision_transformers(
         spatial_size=32, temporal_size=4, depth=3, patch_embed_dim=16, num_heads=2,
         embed_dim_mul=[[1, 2.0]], atten_head_mul=[[1, 2.0]],
@@ -405,9 +420,9 @@ def test_timesformer_release_converts(tmp_path):
     torch.save({"epoch": 15, "model_state": sd, "optimizer_state": {}, "cfg": "x"},
                tmp_path / "TimeSformer_divST_8x32_224_K400.pyth")
     loaded = read_checkpoint(tmp_path / "TimeSformer_divST_8x32_224_K400.pyth")
-    assert detect_layout(loaded, "timesformer") == "timesformer"
+    assert detect_layout(loaded, card("timesformer")) == "timesformer"
     target = meta_keys(build_timesformer)
-    out = convert_to_pytorchvideo(loaded, "timesformer", target)
+    out = convert_to_pytorchvideo(loaded, card("timesformer"), target)
     assert list(out) == list(target) and shapes(out) == target
     for k in ("cls_token", "pos_embed", "time_embed", "blocks.3.temporal_fc.weight", "head.bias"):
         assert torch.equal(out[k], sd["model." + k])
@@ -428,9 +443,9 @@ NO_FIXTURE = [
 def test_round_trip_keys_without_fixture(entry, make):
     target = make()
     ptv = {k: torch.empty(s, device="meta") for k, s in target.items()}
-    sf = convert_from_pytorchvideo(ptv, entry)
-    assert detect_layout(sf, entry) == "slowfast"
-    back = convert_to_pytorchvideo(sf, entry, target)
+    sf = convert_from_pytorchvideo(ptv, card(entry))
+    assert detect_layout(sf, card(entry)) == "slowfast"
+    back = convert_to_pytorchvideo(sf, card(entry), target)
     assert list(back) == list(target) and shapes(back) == target
 
 
@@ -468,10 +483,10 @@ def test_slowfast_r50_numerical_round_trip(tmp_path, slowfast_pair):
     model, fresh = slowfast_pair
     _randomize(model, seed=1)
     sd = model.state_dict()
-    sf = convert_from_pytorchvideo(sd, "slowfast_r50")
+    sf = convert_from_pytorchvideo(sd, card("slowfast_r50"))
     assert shapes(sf) == keys_of("slowfast_SLOWFAST_8x8_R50.json")
     loaded = read_checkpoint(save_slowfast_pyth(sf, tmp_path / "sf.pyth"))
-    fresh.load_state_dict(convert_to_pytorchvideo(loaded, "slowfast_r50", shapes(sd)),
+    fresh.load_state_dict(convert_to_pytorchvideo(loaded, card("slowfast_r50"), shapes(sd)),
                           strict=True)
     g = torch.Generator().manual_seed(2)
     clip = [torch.randn(1, 3, 4, 64, 64, generator=g), torch.randn(1, 3, 16, 64, 64, generator=g)]
@@ -484,10 +499,10 @@ def test_slowfast_r50_numerical_round_trip(tmp_path, slowfast_pair):
         torch.testing.assert_close(proj_a(feats), proj_b(feats), rtol=0, atol=0)
 
     # Through the Caffe2 naming as well.
-    blobs = convert_from_pytorchvideo(sd, "slowfast_r50", layout="caffe2")
+    blobs = convert_from_pytorchvideo(sd, card("slowfast_r50"), layout="caffe2")
     assert blobs.keys() == slowfast_to_caffe2(sf).keys()
     assert set(blobs) == set(fixture("caffe2_blobs/SLOWFAST_8x8_R50.json")["blobs"])
-    again = convert_to_pytorchvideo({"blobs": blobs}, "slowfast_r50", shapes(sd))
+    again = convert_to_pytorchvideo({"blobs": blobs}, card("slowfast_r50"), shapes(sd))
     assert all(torch.equal(again[k], sd[k]) for k in sd if not k.endswith("num_batches_tracked"))
 
 
@@ -497,11 +512,11 @@ def test_x3d_xs_numerical_round_trip_and_shortcut_fold(tmp_path):
     _randomize(model, seed=3)
     sd = model.state_dict()
     target = shapes(sd)
-    sf = convert_from_pytorchvideo(sd, "x3d_xs")
+    sf = convert_from_pytorchvideo(sd, card("x3d_xs"))
     assert shapes(sf) == keys_of("slowfast_X3D_XS.json")
     # Round trip through the identity shortcut BN is exact.
     loaded = read_checkpoint(save_slowfast_pyth(sf, tmp_path / "x3d.pyth"))
-    back = convert_to_pytorchvideo(loaded, "x3d_xs", target)
+    back = convert_to_pytorchvideo(loaded, card("x3d_xs"), target)
     assert all(torch.equal(back[k], sd[k]) for k in sd)
 
     # A SlowFast X3D with a real shortcut BN: emulate SlowFast by giving the pytorchvideo block
@@ -516,7 +531,7 @@ def test_x3d_xs_numerical_round_trip_and_shortcut_fold(tmp_path):
     for p, t in bn.state_dict().items():
         sf[X3D_SHORTCUT_BN + p] = t
     folded = hub.x3d_xs(pretrained=False).eval()
-    folded.load_state_dict(convert_to_pytorchvideo(sf, "x3d_xs", target), strict=True)
+    folded.load_state_dict(convert_to_pytorchvideo(sf, card("x3d_xs"), target), strict=True)
     reference = model  # same weights as sf apart from the BN, which it now gets as a module
     reference.blocks[1].res_blocks[0].branch1_norm = bn
     clip = torch.randn(2, 3, 4, 64, 64, generator=g)
@@ -529,25 +544,29 @@ def test_errors_name_the_problem():
     target = keys_of("pytorchvideo_slow_r50.json")
     sf = {k: torch.empty(s, device="meta")
           for k, s in keys_of("slowfast_SLOW_8x8_R50.json").items()}
-    with pytest.raises(ValueError, match="unknown zoo entry 'slow50'"):
-        convert_to_pytorchvideo(sf, "slow50", target)
+    with pytest.raises(UnknownChoiceError, match="slow50"):
+        card("slow50")
+    # the family comes from the card: one no converter reads is refused by name
+    with pytest.raises(ValueError, match="family 'csn', which no layout converter reads"):
+        convert_to_pytorchvideo(sf, checkpoint_card("csn_r101", checkpoint_format="slowfast"),
+                                target)
     with pytest.raises(ValueError, match="left unused.*extra.weight"):
         convert_to_pytorchvideo({**sf, "s2.pathway0_res0.extra.weight": torch.empty(1)},
-                                "slow_r50", target)
+                                card("slow_r50"), target)
     missing = dict(sf)
     del missing["s3.pathway0_res1.branch2.b.weight"]
     with pytest.raises(ValueError, match="not produced.*blocks.2.res_blocks.1.branch2.conv_b"):
-        convert_to_pytorchvideo(missing, "slow_r50", target)
+        convert_to_pytorchvideo(missing, card("slow_r50"), target)
     wrong = {**sf, "head.projection.weight": torch.empty(10, 2048, device="meta")}
     with pytest.raises(ValueError, match=r"shape mismatch.*\(10, 2048\) vs model \(400, 2048\)"):
-        convert_to_pytorchvideo(wrong, "slow_r50", target)
+        convert_to_pytorchvideo(wrong, card("slow_r50"), target)
     with pytest.raises(ValueError, match="model keys not produced"):  # fast weights, slow model
         convert_to_pytorchvideo(
             {k: torch.empty(s, device="meta")
-             for k, s in keys_of("slowfast_FAST_8x8_R50.json").items()}, "slow_r50", target)
+             for k, s in keys_of("slowfast_FAST_8x8_R50.json").items()}, card("slow_r50"), target)
     mvit = {k: torch.empty(s, device="meta")
             for k, s in keys_of("slowfast_MVIT_B_16x4_CONV.json").items()}
     with pytest.raises(ValueError, match="cannot tell the layout"):
-        convert_to_pytorchvideo(mvit, "slow_r50", target)
+        convert_to_pytorchvideo(mvit, card("slow_r50"), target)
     with pytest.raises(CheckpointLayoutError, match="layout 'caffe2' is not available"):
-        convert_from_pytorchvideo({}, "mvit_base_16x4", layout="caffe2")
+        convert_from_pytorchvideo({}, card("mvit_base_16x4"), layout="caffe2")

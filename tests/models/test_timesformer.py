@@ -12,9 +12,10 @@ import torch
 from staticdyn.models.checkpoints.convert import (
     convert_from_pytorchvideo,
     convert_to_pytorchvideo,
-    read_checkpoint,
 )
+from staticdyn.models.checkpoints.reader import read_checkpoint
 from staticdyn.models.nets.timesformer import TimeSformer, build_timesformer
+from staticdyn.models.zoo import checkpoint_card
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoint_keys"
 SMALL = dict(num_classes=10, num_frames=4, img_size=32, patch_size=8, embed_dim=32, depth=2,
@@ -124,12 +125,14 @@ def test_forward_matches_naive_reference_and_batch_items_are_independent():
 
 def test_release_checkpoint_round_trip_loads_strictly(tmp_path):
     model = small_model(seed=3)
-    release = convert_from_pytorchvideo(model.state_dict(), "timesformer", layout="timesformer")
+    release = convert_from_pytorchvideo(model.state_dict(), checkpoint_card("timesformer"),
+                                        layout="timesformer")
     assert all(k.startswith("model.") for k in release)
     torch.save({"epoch": 1, "model_state": release, "optimizer_state": {}, "cfg": "x"},
                tmp_path / "tsf.pyth")
     fresh = build_timesformer(**SMALL).eval()
-    converted = convert_to_pytorchvideo(read_checkpoint(tmp_path / "tsf.pyth"), "timesformer",
+    converted = convert_to_pytorchvideo(read_checkpoint(tmp_path / "tsf.pyth"),
+                                        checkpoint_card("timesformer"),
                                         {k: tuple(v.shape) for k, v in fresh.state_dict().items()})
     fresh.load_state_dict(converted, strict=True)
     clip = torch.randn(1, 3, 4, 32, 32)

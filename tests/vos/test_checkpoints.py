@@ -3,13 +3,20 @@ family's format and read back into a freshly built (differently initialised) mod
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 import torch
 
 import staticdyn
-from staticdyn.errors import CheckpointMismatchError, StaticDynError
+from staticdyn.errors import (
+    CheckpointFileError,
+    CheckpointMismatchError,
+    StaticDynError,
+    UnsafeCheckpointError,
+)
+from staticdyn.models.checkpoints.reader import read_checkpoint
 from staticdyn.models.checkpoints.vos_release import (
     MATNET_UNUSED,
     load_vos_checkpoint,
@@ -42,7 +49,7 @@ def test_single_file_release_loads_through_load_model(tmp_path: Path, entry: str
                                                       build) -> None:
     source = build()
     path = save_release_checkpoint(source, tmp_path / f"{entry}.pth")
-    raw = torch.load(path, weights_only=True)
+    raw = read_checkpoint(path)
     if entry == "fusionseg":
         assert "model_state" in raw and not any(k.startswith("module.") for k in
                                                 raw["model_state"])
@@ -57,7 +64,7 @@ def test_matnet_directory_round_trip(tmp_path: Path, matnet_small) -> None:
     ckpt = save_release_checkpoint(matnet_small, tmp_path / "matnet", epoch=3)
     save_release_checkpoint(matnet_small, ckpt, epoch=1)  # an older epoch beside it
     assert matnet_files(ckpt) == (ckpt / "encoder_3.pt", ckpt / "decoder_3.pt")
-    enc = torch.load(ckpt / "encoder_3.pt", weights_only=True)
+    enc = read_checkpoint(ckpt / "encoder_3.pt")
     assert all(k.startswith("module.") for k in enc) and "module.conv1_1.weight" in enc
     fresh = matnet(blocks=REDUCED)
     assert not _same_weights(fresh, matnet_small)
@@ -76,7 +83,7 @@ def test_matnet_training_layout_without_unused_decoder_tensors(tmp_path: Path,
                                                                matnet_small) -> None:
     """The Kowal training repository omits 18 decoder tensors the forward never uses."""
     ckpt = save_release_checkpoint(matnet_small, tmp_path / "msiam", epoch=0)
-    dec = torch.load(ckpt / "decoder_0.pt", weights_only=True)
+    dec = read_checkpoint(ckpt / "decoder_0.pt")
     dropped = {"module." + k.removeprefix("decoder.") for k in MATNET_UNUSED}
     assert dropped <= dec.keys()
     torch.save({k: v for k, v in dec.items() if k not in dropped}, ckpt / "decoder_0.pt")
@@ -87,7 +94,7 @@ def test_matnet_training_layout_without_unused_decoder_tensors(tmp_path: Path,
 
 def test_matnet_missing_used_tensor_is_refused(tmp_path: Path, matnet_small) -> None:
     ckpt = save_release_checkpoint(matnet_small, tmp_path / "bad", epoch=0)
-    enc = torch.load(ckpt / "encoder_0.pt", weights_only=True)
+    enc = read_checkpoint(ckpt / "encoder_0.pt")
     del enc["module.coa_res3.proja.weight"]
     torch.save(enc, ckpt / "encoder_0.pt")
     with pytest.raises(CheckpointMismatchError, match="coa_res3.proja.weight"):
@@ -111,3 +118,24 @@ def test_matnet_directory_through_load_model(tmp_path: Path, matnet_small) -> No
     ckpt = save_release_checkpoint(matnet_small, tmp_path / "matnet", epoch=5)
     model = staticdyn.load_model("matnet", checkpoint=ckpt, **SMALL)
     assert _same_weights(model.module, matnet_small)
+
+
+def test_release_files_go_through_the_safe_reader(tmp_path: Path, matnet_small) -> None:
+    """A release file holding an object beyond weights is refused by name, and loads once the
+    user vouches for it (model.trust_checkpoint); a missing MATNet directory is one line."""
+    source = fusionseg(blocks=REDUCED)
+    path = save_release_checkpoint(source, tmp_path / "fs.pth")
+    raw = read_checkpoint(path)
+    torch.save({**raw, "args": argparse.Namespace(lr=0.1)}, path)
+    with pytest.raises(UnsafeCheckpointError, match="argparse.Namespace.*trust_checkpoint=true"):
+        staticdyn.load_model("fusionseg", checkpoint=path, **SMALL)
+    with pytest.warns(UserWarning, match="argparse.Namespace"):
+        model = staticdyn.load_model("fusionseg", checkpoint=path, trust_checkpoint=True,
+                                     **SMALL)
+    assert _same_weights(model.module, source)
+    ckpt = save_release_checkpoint(matnet_small, tmp_path / "m", epoch=0)
+    torch.save({"x": argparse.Namespace()}, ckpt / "decoder_0.pt")
+    with pytest.raises(UnsafeCheckpointError, match="decoder_0.pt"):
+        load_vos_checkpoint(matnet(blocks=REDUCED), ckpt, "matnet")
+    with pytest.raises(CheckpointFileError, match="checkpoint not found: .*nowhere"):
+        staticdyn.load_model("matnet", checkpoint=tmp_path / "nowhere", **SMALL)

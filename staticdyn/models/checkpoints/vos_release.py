@@ -13,6 +13,8 @@ Each model family was released by a different code base, in its own envelope:
 
 Loading is strict in the sense of ``staticdyn.models.checkpoints``: every other key must be
 present with its shape and nothing may be left over, or ``CheckpointMismatchError`` names them.
+Every file is read by ``staticdyn.models.checkpoints.reader`` (data only; ``trust`` is the
+user's ``model.trust_checkpoint``).
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from staticdyn.errors import CheckpointMismatchError, StaticDynError
-from staticdyn.models.checkpoints.loading import (
+from staticdyn.errors import CheckpointFileError, CheckpointMismatchError, StaticDynError
+from staticdyn.models.checkpoints.reader import read_checkpoint
+from staticdyn.models.checkpoints.state import (
     BN_COUNTER,
     compare_keys,
     extract_state_dict,
-    read_checkpoint,
     target_keys,
 )
 
@@ -55,6 +57,10 @@ def matnet_files(path: str | Path) -> tuple[Path, Path]:
     """(encoder, decoder) files of a MATNet checkpoint given as the directory (largest epoch,
     as the authors' ``load_ckpt``) or as either file (its partner must sit beside it)."""
     path = Path(path)
+    if not path.exists():
+        raise CheckpointFileError(
+            f"checkpoint not found: {path}; expected a MATNet checkpoint directory "
+            "(encoder_<epoch>.pt + decoder_<epoch>.pt) or one of its two files")
     if path.is_dir():
         epochs = [int(m.group(2)) for p in path.iterdir()
                   if (m := _EPOCH_FILE.match(p.name)) and m.group(1) == "encoder"]
@@ -76,27 +82,30 @@ def matnet_files(path: str | Path) -> tuple[Path, Path]:
     return enc, dec
 
 
-def read_matnet(path: str | Path) -> dict[str, torch.Tensor]:
+def read_matnet(path: str | Path, trust: bool = False) -> dict[str, torch.Tensor]:
     """Both halves as one state dict with ``encoder.`` / ``decoder.`` keys."""
     enc, dec = matnet_files(path)
     state: dict[str, torch.Tensor] = {}
     for prefix, file in (("encoder.", enc), ("decoder.", dec)):
-        part = extract_state_dict(read_checkpoint(file))  # also strips a DataParallel prefix
+        # extract_state_dict also strips a DataParallel prefix
+        part = extract_state_dict(read_checkpoint(file, trust=trust), file)
         state.update({prefix + k: v for k, v in part.items()})
     return state
 
 
-def read_release(module: nn.Module, path: str | Path) -> dict[str, torch.Tensor]:
+def read_release(module: nn.Module, path: str | Path,
+                 trust: bool = False) -> dict[str, torch.Tensor]:
     """The state dict of a released checkpoint of ``module``'s family, unwrapped."""
     if release_format(module) == "encoder_decoder":
-        return read_matnet(path)
-    return extract_state_dict(read_checkpoint(path))
+        return read_matnet(path, trust)
+    return extract_state_dict(read_checkpoint(path, trust=trust), path)
 
 
-def load_vos_checkpoint(module: nn.Module, path: str | Path, entry: str = "") -> None:
+def load_vos_checkpoint(module: nn.Module, path: str | Path, entry: str = "",
+                        trust: bool = False) -> None:
     """Load a released checkpoint into ``module`` in place (strict, see module docstring)."""
     entry = entry or type(module).__name__
-    state = read_release(module, path)
+    state = read_release(module, path, trust)
     if not state:
         raise StaticDynError(f"checkpoint '{path}' holds no tensors")
     target = target_keys(module)

@@ -14,7 +14,12 @@ Public API:
 * :func:`convert_to_pytorchvideo` - any supported layout -> the model's state dict.
 * :func:`convert_from_pytorchvideo` - the inverse, for round-trip tests and reference files.
 * :func:`caffe2_to_slowfast` / :func:`slowfast_to_caffe2` - the Caffe2 blob naming.
-* :func:`detect_layout`, :func:`read_checkpoint`.
+* :func:`detect_layout`.
+
+Every function takes the model's :class:`~staticdyn.models.checkpoints.card.CheckpointCard`:
+its ``family`` picks the layouts that make sense and its ``checkpoint_pathway`` names the
+SlowFast pathway a single-pathway model's weights sit in. Files are read elsewhere
+(``staticdyn.models.checkpoints.reader``); these functions only rename tensors.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from staticdyn.models.checkpoints.card import CheckpointCard
 from staticdyn.models.checkpoints.convert import mvit, resnet, timesformer_release
 from staticdyn.models.checkpoints.convert.caffe2 import (
     caffe2_to_slowfast,
@@ -33,7 +39,7 @@ from staticdyn.models.checkpoints.convert.caffe2 import (
     slowfast_to_caffe2,
 )
 from staticdyn.models.checkpoints.convert.common import (
-    ENTRY_FAMILY,
+    FAMILY_LAYOUTS,
     LAYOUTS,
     CheckpointLayoutError,
     Plan,
@@ -45,10 +51,9 @@ from staticdyn.models.checkpoints.convert.common import (
     unwrap,
 )
 from staticdyn.models.checkpoints.convert.mvit import KOWAL_POOL_KV_STRIDE_SIZE
-from staticdyn.models.checkpoints.reader import read_checkpoint
 
 __all__ = [
-    "ENTRY_FAMILY",
+    "FAMILY_LAYOUTS",
     "KOWAL_POOL_KV_STRIDE_SIZE",
     "LAYOUTS",
     "CheckpointLayoutError",
@@ -56,7 +61,6 @@ __all__ = [
     "convert_from_pytorchvideo",
     "convert_to_pytorchvideo",
     "detect_layout",
-    "read_checkpoint",
     "slowfast_to_caffe2",
 ]
 
@@ -70,8 +74,9 @@ def _prepare(state: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     return strip_prefix(inner, "module."), container
 
 
-def _detect(keys: list[str], container: str | None, entry: str) -> str:
-    family = family_of(entry)
+def _detect(keys: list[str], container: str | None, card: CheckpointCard) -> str:
+    family = family_of(card)
+    entry = card.entry
     if not keys:
         raise CheckpointLayoutError(f"empty state dict given for '{entry}'")
 
@@ -83,7 +88,7 @@ def _detect(keys: list[str], container: str | None, entry: str) -> str:
         raise CheckpointLayoutError(
             f"cannot tell the layout of the checkpoint for '{entry}' ({family}): {what} "
             f"[{', '.join(hits) or ', '.join(keys[:5])}]; expected one of "
-            f"{', '.join(_FAMILY_LAYOUTS[family])}"
+            f"{', '.join(FAMILY_LAYOUTS[family])}"
         )
 
     if family in ("resnet", "slowfast", "x3d"):
@@ -112,16 +117,7 @@ def _detect(keys: list[str], container: str | None, entry: str) -> str:
                     "pytorchvideo": not any(k.startswith("model.") for k in keys)})
 
 
-_FAMILY_LAYOUTS = {
-    "resnet": ("pytorchvideo", "slowfast", "caffe2"),
-    "slowfast": ("pytorchvideo", "slowfast", "caffe2"),
-    "x3d": ("pytorchvideo", "slowfast"),
-    "mvit": ("pytorchvideo", "slowfast"),
-    "timesformer": ("pytorchvideo", "timesformer"),
-}
-
-
-def detect_layout(state: Mapping[str, Any], entry: str) -> str:
+def detect_layout(state: Mapping[str, Any], card: CheckpointCard) -> str:
     """Which code base wrote this state dict (or file dict): one of :data:`LAYOUTS`.
 
     ``pytorchvideo`` means the model's own layout (for ``timesformer``: staticdyn's native
@@ -129,13 +125,13 @@ def detect_layout(state: Mapping[str, Any], entry: str) -> str:
     dict; ``timesformer`` the original TimeSformer release (``model.`` prefix).
     """
     inner, container = _prepare(state)
-    return _detect(list(inner), container, entry)
+    return _detect(list(inner), container, card)
 
 
 def convert_to_pytorchvideo(
-    state: Mapping[str, Any], entry: str, target_keys: Mapping[str, Shape]
+    state: Mapping[str, Any], card: CheckpointCard, target_keys: Mapping[str, Shape]
 ) -> dict[str, torch.Tensor]:
-    """Convert a loaded checkpoint (any supported layout) into ``entry``'s own state dict.
+    """Convert a loaded checkpoint (any supported layout) into the carded model's state dict.
 
     ``state`` may be the loaded file (``{'model_state': ...}``, ``{'blobs': ...}``,
     ``{'state_dict': ...}``, ``module.`` prefixes) or the bare state dict. ``target_keys`` are
@@ -144,13 +140,14 @@ def convert_to_pytorchvideo(
     tensors in ``target_keys`` order, ready for a strict ``load_state_dict``.
     """
     inner, container = _prepare(state)
-    layout = _detect(list(inner), container, entry)
-    family = family_of(entry)
+    layout = _detect(list(inner), container, card)
+    family = family_of(card)
+    entry = card.entry
     allow_trailing_ones = False
     if layout == "caffe2":
-        tensors = caffe2_to_slowfast(inner, entry)
+        tensors = caffe2_to_slowfast(inner, card)
         ignored = {k: "optimizer state" for k in inner if is_optimizer_blob(k)}
-        plan = resnet.plan_from_slowfast(tensors, entry, target_keys)
+        plan = resnet.plan_from_slowfast(tensors, card, target_keys)
         plan.ignored.update(ignored)
         allow_trailing_ones = True  # the Caffe2 loader's linear -> 1x1x1 conv rule
     else:
@@ -167,15 +164,15 @@ def convert_to_pytorchvideo(
         elif family == "mvit":
             plan = mvit.plan_from_slowfast(tensors, entry, target_keys)
         else:
-            plan = resnet.plan_from_slowfast(tensors, entry, target_keys)
+            plan = resnet.plan_from_slowfast(tensors, card, target_keys)
     return finish(plan, tensors, target_keys, layout, entry,
                   allow_trailing_ones=allow_trailing_ones)
 
 
 def convert_from_pytorchvideo(
-    state: Mapping[str, Any], entry: str, layout: str = "slowfast"
+    state: Mapping[str, Any], card: CheckpointCard, layout: str = "slowfast"
 ) -> dict[str, torch.Tensor] | dict[str, np.ndarray]:
-    """Write ``entry``'s PyTorchVideo state dict in a reference layout (inverse conversion).
+    """Write the carded model's PyTorchVideo state dict in a reference layout (the inverse).
 
     ``layout``: ``slowfast`` (SlowFast code base; for ``timesformer`` the release, whose files
     are SlowFast-style), ``caffe2`` (blob dict of numpy arrays, C2D/I3D/Slow/Fast/SlowFast
@@ -185,7 +182,8 @@ def convert_from_pytorchvideo(
     """
     inner, _ = _prepare(state)
     tensors = {k: as_tensor(v, k) for k, v in inner.items()}
-    family = family_of(entry)
+    family = family_of(card)
+    entry = card.entry
     valid = {
         "resnet": ("slowfast", "caffe2", "pytorchvideo"),
         "slowfast": ("slowfast", "caffe2", "pytorchvideo"),
@@ -203,5 +201,5 @@ def convert_from_pytorchvideo(
         return timesformer_release.native_to_release(tensors)
     if family == "mvit":
         return mvit.ptv_to_slowfast(tensors, entry)
-    sf = resnet.ptv_to_slowfast(tensors, entry)
+    sf = resnet.ptv_to_slowfast(tensors, card)
     return slowfast_to_caffe2(sf) if layout == "caffe2" else sf

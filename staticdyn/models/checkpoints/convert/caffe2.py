@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from staticdyn.models.checkpoints.card import CheckpointCard
 from staticdyn.models.checkpoints.convert.common import CheckpointLayoutError, Shape, as_tensor
 
 _BN_SUFFIX = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "running_var"}
@@ -106,30 +107,16 @@ def slowfast_key_to_blob(key: str, fuse_block: Mapping[int, int] | None = None) 
     return None
 
 
-#: Which SlowFast pathways each Caffe2 architecture has (laterals only in two-pathway models).
-_ARCH_PATHWAYS = {"c2d": {0}, "i3d": {0}, "slow": {0}, "slowfast": {0, 1}, "fast": {1}}
-
-
-def _arch_pathways(arch: str) -> set[int]:
-    name = arch.lower().split("_")[0]
-    if name not in _ARCH_PATHWAYS:
-        raise CheckpointLayoutError(
-            f"unknown Caffe2 architecture '{arch}'. Valid: {', '.join(_ARCH_PATHWAYS)} "
-            "(or an entry / zoo name starting with one of them, e.g. SLOWFAST_8x8_R50)"
-        )
-    return _ARCH_PATHWAYS[name]
-
-
 def caffe2_to_slowfast(
     blobs: Mapping[str, Any],
-    arch: str,
+    card: CheckpointCard,
     model_keys: Mapping[str, Shape] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Rename a Caffe2 blob dict to SlowFast-code-base keys, strictly.
 
-    ``arch`` (c2d / i3d / slow / slowfast / fast, or a name starting with one, like
-    ``SLOWFAST_8x8_R50`` or ``slowfast_r50``) says which pathways may appear, so a SlowFast
-    pickle given for a Slow model fails loudly instead of loading half its tensors.
+    The card says which SlowFast pathways the model has (``pathways``, and for a
+    single-pathway model ``checkpoint_pathway``), so a SlowFast pickle given for a Slow model
+    fails loudly instead of loading half its tensors; laterals need both pathways.
     With ``model_keys`` the loader's shape rules apply: trailing 1-dims appended when the blob
     has fewer dims than the model tensor, 1-D blobs tiled when the model dim is a multiple, and
     then key set and shapes must match exactly (``num_batches_tracked`` is never in a pickle and
@@ -137,7 +124,8 @@ def caffe2_to_slowfast(
     """
     if isinstance(blobs.get("blobs"), Mapping):
         blobs = blobs["blobs"]
-    pathways = _arch_pathways(arch)
+    pathways = card.slowfast_pathways
+    both = len(pathways) > 1
     out: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
     unknown: list[str] = []
@@ -150,7 +138,7 @@ def caffe2_to_slowfast(
             unknown.append(name)
             continue
         m = re.search(r"pathway(\d)", key)
-        if (m and int(m.group(1)) not in pathways) or ("_fuse." in key and pathways != {0, 1}):
+        if (m and int(m.group(1)) not in pathways) or ("_fuse." in key and not both):
             wrong_path.append(f"{name} -> {key}")
             continue
         if key in out:
@@ -163,13 +151,13 @@ def caffe2_to_slowfast(
         problems.append(f"{len(unknown)} blobs follow no SlowFast naming rule "
                         f"[{', '.join(sorted(unknown)[:6])}]")
     if wrong_path:
-        problems.append(f"{len(wrong_path)} blobs belong to a pathway '{arch}' does not have "
-                        f"[{', '.join(sorted(wrong_path)[:4])}]")
+        problems.append(f"{len(wrong_path)} blobs belong to a pathway '{card.entry}' does not "
+                        f"have (it has {sorted(pathways)}) [{', '.join(sorted(wrong_path)[:4])}]")
     if model_keys is not None:
         out = _fit_to_model(out, model_keys, problems)
     if problems:
         raise CheckpointLayoutError(
-            f"cannot read Caffe2 pickle as '{arch}': " + "; ".join(problems) + "."
+            f"cannot read Caffe2 pickle as '{card.entry}': " + "; ".join(problems) + "."
         )
     return out
 

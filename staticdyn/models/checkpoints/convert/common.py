@@ -1,4 +1,4 @@
-"""Shared pieces of the checkpoint converters: entry families, unwrapping, strict verification.
+"""Shared pieces of the checkpoint converters: families, unwrapping, strict verification.
 
 Every converter works the same way: it turns a source state dict into a *plan* (target key ->
 how to compute its tensor from named source tensors) and then :func:`finish` executes the plan
@@ -18,30 +18,9 @@ import numpy as np
 import torch
 
 from staticdyn.errors import StaticDynError
+from staticdyn.models.checkpoints.card import CheckpointCard
 
 Shape = tuple[int, ...]
-
-#: Zoo entry -> converter family. The family decides which source layouts make sense.
-ENTRY_FAMILY: dict[str, str] = {
-    "c2d_r50": "resnet",
-    "i3d_r50": "resnet",
-    "slow_r50": "resnet",
-    "fast_r50": "resnet",
-    "slowfast_r50": "slowfast",
-    "slowfast_r101": "slowfast",
-    "x3d_xs": "x3d",
-    "x3d_s": "x3d",
-    "x3d_m": "x3d",
-    "x3d_l": "x3d",
-    "mvit_base_16x4": "mvit",
-    "mvit_base_32x3": "mvit",
-    "mvit_base_16x4_slowfast": "mvit",
-    "timesformer": "timesformer",
-}
-
-#: SlowFast-code-base pathway index a single-pathway entry lives in. FastOnly (Kowal et al.)
-#: keeps the fast pathway of SlowFast, so its keys are named ``pathway1_*``.
-SINGLE_PATHWAY: dict[str, int] = {"fast_r50": 1}
 
 #: BatchNorm epsilon of every SlowFast-code-base model here (fixtures record 1e-5 everywhere);
 #: needed only where a BatchNorm is folded into a neighbouring layer.
@@ -59,14 +38,26 @@ class CheckpointLayoutError(StaticDynError, ValueError):
     """
 
 
-def family_of(entry: str) -> str:
-    try:
-        return ENTRY_FAMILY[entry]
-    except KeyError:
+#: Converter family -> the source layouts it reads. This is what the converters can do; which
+#: family a model belongs to is its card's ``family`` (conf/model/<entry>.yaml).
+FAMILY_LAYOUTS: dict[str, tuple[str, ...]] = {
+    "resnet": ("pytorchvideo", "slowfast", "caffe2"),
+    "slowfast": ("pytorchvideo", "slowfast", "caffe2"),
+    "x3d": ("pytorchvideo", "slowfast"),
+    "mvit": ("pytorchvideo", "slowfast"),
+    "timesformer": ("pytorchvideo", "timesformer"),
+}
+
+
+def family_of(card: CheckpointCard) -> str:
+    """The card's converter family, refused by name when no converter reads it."""
+    if card.family not in FAMILY_LAYOUTS:
         raise CheckpointLayoutError(
-            f"unknown zoo entry '{entry}' for checkpoint conversion. "
-            f"Valid entries: {', '.join(ENTRY_FAMILY)}"
-        ) from None
+            f"model '{card.entry}' has checkpoint_format '{card.format}' but family "
+            f"'{card.family}', which no layout converter reads. Valid families: "
+            f"{', '.join(FAMILY_LAYOUTS)} (or checkpoint_format: native)"
+        )
+    return card.family
 
 
 def as_tensor(value: Any, key: str) -> torch.Tensor:
@@ -74,7 +65,8 @@ def as_tensor(value: Any, key: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, np.ndarray | np.generic):
-        return torch.from_numpy(np.ascontiguousarray(value))
+        # np.require keeps a 0-d array 0-d (np.ascontiguousarray would make it shape (1,))
+        return torch.from_numpy(np.require(value, requirements=["C", "W"]))
     raise CheckpointLayoutError(
         f"checkpoint entry '{key}' is a {type(value).__name__}, not a tensor or array"
     )

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import torch
 
+from staticdyn.models.checkpoints.card import CheckpointCard
 from staticdyn.models.checkpoints.convert.common import (
     BN_EPS,
-    SINGLE_PATHWAY,
     CheckpointLayoutError,
     Plan,
     Shape,
@@ -76,11 +76,12 @@ class PtvLayout:
     head: int
     multipathway: bool
     family: str
-    pathway: int  # SlowFast pathway index of a single-pathway model
+    pathway: int  # SlowFast pathway index of a single-pathway model (card: checkpoint_pathway)
 
     @classmethod
-    def from_keys(cls, keys: Mapping[str, Shape] | list[str], entry: str) -> PtvLayout:
-        family = family_of(entry)
+    def from_keys(cls, keys: Mapping[str, Shape] | list[str], card: CheckpointCard) -> PtvLayout:
+        family = family_of(card)
+        entry = card.entry
         idx: set[int] = set()
         stages: set[int] = set()
         head: set[int] = set()
@@ -105,8 +106,7 @@ class PtvLayout:
                 f"{len(head)} heads; expected 4 and 1 (ResNet/SlowFast/X3D layout)"
             )
         s = sorted(stages)
-        return cls(min(idx), (s[0], s[1], s[2], s[3]), head.pop(), multi, family,
-                   SINGLE_PATHWAY.get(entry, 0))
+        return cls(min(idx), (s[0], s[1], s[2], s[3]), head.pop(), multi, family, card.pathway)
 
     @property
     def block_table(self) -> dict[str, str]:
@@ -217,10 +217,10 @@ def _bn_scale_shift(g: torch.Tensor, b: torch.Tensor, m: torch.Tensor,
     return scale, b.double() - m.double() * scale
 
 
-def plan_from_slowfast(source: Mapping[str, torch.Tensor], entry: str,
+def plan_from_slowfast(source: Mapping[str, torch.Tensor], card: CheckpointCard,
                        target_keys: Mapping[str, Shape]) -> Plan:
     """Plan mapping SlowFast-code-base keys onto the PyTorchVideo model's keys."""
-    lay = PtvLayout.from_keys(target_keys, entry)
+    lay = PtvLayout.from_keys(target_keys, card)
     plan = Plan()
     for key in source:
         tkey = slowfast_key_to_ptv(key, lay)
@@ -264,13 +264,14 @@ def _fold_shortcut_bns(plan: Plan, target_keys: Mapping[str, Shape]) -> None:
         plan.replace(bias_c, (bias_src, *bn_src), fold_b)
 
 
-def ptv_to_slowfast(state: Mapping[str, torch.Tensor], entry: str) -> dict[str, torch.Tensor]:
+def ptv_to_slowfast(state: Mapping[str, torch.Tensor],
+                    card: CheckpointCard) -> dict[str, torch.Tensor]:
     """PyTorchVideo ResNet/SlowFast/X3D state dict -> SlowFast-code-base state dict.
 
     Where PyTorchVideo has a shortcut conv without BatchNorm (X3D stage 2) the SlowFast model
     needs one: an identity BatchNorm is written (weight 1, bias 0, mean 0, var 1 - eps).
     """
-    lay = PtvLayout.from_keys(list(state), entry)
+    lay = PtvLayout.from_keys(list(state), card)
     out: dict[str, torch.Tensor] = {}
     bad = []
     for key, t in state.items():
@@ -293,7 +294,7 @@ def ptv_to_slowfast(state: Mapping[str, torch.Tensor], entry: str) -> dict[str, 
                                                               device=t.device)
     if bad:
         raise CheckpointLayoutError(
-            f"{len(bad)} pytorchvideo keys of '{entry}' have no SlowFast counterpart: "
+            f"{len(bad)} pytorchvideo keys of '{card.entry}' have no SlowFast counterpart: "
             f"{', '.join(bad[:6])}"
         )
     return out

@@ -130,13 +130,15 @@ def init_like_reference(module: nn.Module, conv_std: float | None = None) -> Non
 class ReleasedCheckpoint:
     """Mixin: the model knows its released checkpoint format and how to load it strictly.
 
-    ``staticdyn.models.checkpoints.load_checkpoint`` can dispatch here (MATNet's release is a
-    directory of two files, which the generic one-file loader cannot read).
+    Cards with ``checkpoint_format: vos_release`` load through
+    ``staticdyn.models.checkpoints.vos_release`` (MATNet's release is a directory of two files,
+    which the generic one-file loader cannot read); this method is the same for direct use.
+    Files are read as data only; ``trust`` is ``model.trust_checkpoint``.
     """
 
     release_format: str = ""
 
-    def load_release_checkpoint(self, path: Any, entry: str = "") -> None:
+    def load_release_checkpoint(self, path: Any, entry: str = "", trust: bool = False) -> None:
         from staticdyn.models.checkpoints.vos_release import load_vos_checkpoint
 
-        load_vos_checkpoint(self, path, entry)  # type: ignore[arg-type]
+        load_vos_checkpoint(self, path, entry, trust=trust)  # type: ignore[arg-type]
