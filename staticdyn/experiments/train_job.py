@@ -1,8 +1,9 @@
 """``run_train(cfg)``: what ``python run.py mode=train`` calls after Hydra composed the config.
 
-A config with ``experiment.name`` runs that experiment (several trainings and probes) in the
-run directory; otherwise one training run goes to ``train.out_dir`` or ``<run dir>/train``
-(a subfolder, so the probe of the same model and dataset keeps its own files beside it).
+A config with ``experiment.name`` runs that experiment (the function ``experiment.runner``
+names: several trainings and probes) in the run directory; otherwise one training run goes to
+``train.out_dir`` or ``<run dir>/train`` (a subfolder, so the probe of the same model and
+dataset keeps its own files beside it).
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ def output_dir(cfg: DictConfig) -> Path:
 
 def run_train(cfg: DictConfig) -> Any:
     """Train (or run the configured experiment); returns its result."""
-    from staticdyn.experiments.training import get_experiment
+    from staticdyn.experiments.training import get_runner
     from staticdyn.train.build import prepare, train_run
 
+    experiment = cfg.get("experiment") or {}
+    runner = get_runner(experiment) if experiment.get("name") else None
     out = output_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    name = (cfg.get("experiment") or {}).get("name")
-    if name:
-        log.info("experiment %s -> %s", name, out)
-        return get_experiment(str(name))(cfg, out)
+    if runner is not None:
+        log.info("experiment %s -> %s", experiment.get("name"), out)
+        return runner(cfg, out)
     result = train_run(prepare(cfg.model, cfg.dataset, cfg.train), out)
     top1 = "n/a" if result.val_top1 is None else f"{result.val_top1:.1f}%"
     print(f"trained {result.steps} steps in {result.seconds:.0f} s; val top-1 {top1}")

@@ -51,6 +51,7 @@ CONFIG_KEYS = frozenset({
     # card facts (README, "Models"): read by checkpoint conversion, the report and the smoke run
     "family", "arch_group", "pathways", "pathway_kind", "task", "checkpoint_format",
     "checkpoint_pathway", "smoke", "trust_checkpoint",
+    "num_classes_key", "last_layer",  # read by training (train/build.py)
     # tensor layouts (models/io.py) and the sources of interpolated builder_kwargs (hf, timm2d)
     "input", "layout", "output", "hf_path", "arch",
 })

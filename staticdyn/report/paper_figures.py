@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +30,18 @@ from staticdyn.report.figures import (
     plot_unit_stack,
     save_figure,
 )
+from staticdyn.report.runs import read_card_facts
 from staticdyn.report.selection import (
-    FAMILIES,
+    PATHWAY_KINDS,
     STREAMS,
-    family,
+    card_value,
+    group_panels,
     is_segmentation,
     last_layers,
     merge_seeds,
+    model_facts,
     pick_condition,
     series_label,
-    single_pathway_kind,
     split_layer,
 )
 from staticdyn.report.tables import write_table_set
@@ -56,18 +58,26 @@ CENTER_BIAS = "center_bias.npy"
 
 @dataclass
 class FigureInputs:
-    """What every builder reads: the sweep's tables, its root (for side files) and the output."""
+    """What every builder reads: the sweep's tables, its root (for side files), the output,
+    and each model's card facts (``arch_group``, ``pathway_kind``; ``selection.model_facts``)."""
 
     layerwise: pd.DataFrame
     unitwise: pd.DataFrame
     root: Path
     out_dir: Path
     formats: tuple[str, ...] = ("png", "pdf")
+    facts: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     @classmethod
     def from_sweep(cls, sweep: SweepResult, out_dir: Path,
                    formats: tuple[str, ...] = ("png", "pdf")) -> FigureInputs:
-        return cls(sweep.layerwise, sweep.unitwise, sweep.root, Path(out_dir), formats)
+        """The sweep's tables, with the card facts each kept run recorded in its config."""
+        runs = [df[["model", "run_dir"]] for df in (sweep.layerwise, sweep.unitwise)
+                if {"model", "run_dir"} <= set(df.columns)]
+        pairs = pd.concat(runs).astype(str).drop_duplicates() if runs else pd.DataFrame()
+        facts = model_facts((m, d, read_card_facts(Path(d)))
+                            for m, d in pairs.itertuples(index=False))
+        return cls(sweep.layerwise, sweep.unitwise, sweep.root, Path(out_dir), formats, facts)
 
 
 def _skip(name: str, reason: str) -> list[Path]:
@@ -117,19 +127,21 @@ def _marker_legend(ax: Axes, labels: list[tuple[str, str]]) -> None:
 
 
 def fig3_layerwise(inp: FigureInputs) -> list[Path]:
-    """Fig. 3 left: layer-wise dynamic/static % per stage, one panel per architecture family."""
+    """Fig. 3 left: layer-wise dynamic/static % per stage, one panel per architecture group
+    (the cards' ``arch_group``; runs without one are drawn in an ``unknown`` panel)."""
     name = "fig3_left_layerwise"
     lw = _action(inp.layerwise)
     if lw.empty:
         return _skip(name, "no action-recognition runs")
     lw = pick_condition(merge_seeds(lw, PCT_COLUMNS), prefer=r"kinetics|k400")
-    fams = [f for f in FAMILIES if (lw["model"].map(family) == f).any()]
-    fig = new_figure(4.0 * len(fams) + 0.5, 3.8)
-    axes = fig.subplots(1, len(fams), sharey=True, squeeze=False)[0]
-    for ax, fam in zip(axes, fams, strict=True):
-        labels = _line_panel(ax, lw[lw["model"].map(family) == fam])
+    groups = card_value(lw["model"], inp.facts, "arch_group")
+    panels = group_panels(groups)
+    fig = new_figure(4.0 * len(panels) + 0.5, 3.8)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, group in zip(axes, panels, strict=True):
+        labels = _line_panel(ax, lw[groups == group])
         _marker_legend(ax, labels)
-        ax.set_title(fam, fontsize="medium")
+        ax.set_title(group, fontsize="medium")
     axes[0].set_ylabel("units (%)")
     return save_figure(fig, inp.out_dir / name, inp.formats)
 
@@ -199,15 +211,15 @@ def fig4_segmentation(inp: FigureInputs) -> list[Path]:
 
 # -- Fig. 5 / 6 (training dataset) --------------------------------------------------------
 def _single_pathway(inp: FigureInputs) -> pd.DataFrame:
-    """SlowOnly/FastOnly rows, seeds merged, with a ``kind`` column."""
+    """SlowOnly/FastOnly rows (the cards' ``pathway_kind``), seeds merged, with a ``kind``."""
     lw = _action(inp.layerwise)
     if lw.empty:
         return lw
-    lw = lw[lw["model"].map(single_pathway_kind).notna()]
+    lw = lw[card_value(lw["model"], inp.facts, "pathway_kind").isin(PATHWAY_KINDS)]
     if lw.empty:
         return lw
     merged = merge_seeds(lw, PCT_COLUMNS)
-    return merged.assign(kind=merged["model"].map(single_pathway_kind))
+    return merged.assign(kind=card_value(merged["model"], inp.facts, "pathway_kind"))
 
 
 def fig5_training_dataset(inp: FigureInputs) -> list[Path]:
@@ -217,7 +229,7 @@ def fig5_training_dataset(inp: FigureInputs) -> list[Path]:
     if lw.empty:
         return _skip(name, "no SlowOnly/FastOnly runs")
     last = last_layers(lw)
-    kinds = [k for k in ("SlowOnly", "FastOnly") if (last["kind"] == k).any()]
+    kinds = [k for k in PATHWAY_KINDS if (last["kind"] == k).any()]
     fig = new_figure(4.0 * len(kinds) + 0.5, 3.6)
     axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
     for ax, kind in zip(axes, kinds, strict=True):
@@ -236,7 +248,7 @@ def fig6_stages_by_dataset(inp: FigureInputs) -> list[Path]:
     lw = _single_pathway(inp)
     if lw.empty:
         return _skip(name, "no SlowOnly/FastOnly runs")
-    kinds = [k for k in ("SlowOnly", "FastOnly") if (lw["kind"] == k).any()]
+    kinds = [k for k in PATHWAY_KINDS if (lw["kind"] == k).any()]
     datasets = list(dict.fromkeys(lw["train_dataset"]))
     fig = new_figure(3.2 * len(datasets) + 0.5, 2.8 * len(kinds) + 0.8)
     axes = fig.subplots(len(kinds), len(datasets), sharey=True, squeeze=False)

@@ -32,6 +32,10 @@ KEY_COLUMNS: list[str] = [
     "clip_start", "estimator", "lambda", "shard", "seed",
 ]
 INFO_COLUMNS: list[str] = [*KEY_COLUMNS, "untrained", "run_dir"]
+# Model card keys the figures group by (conf/model/*.yaml): every run records its resolved
+# card in its config, so the report reads them there and never guesses from a model's name.
+CARD_FACTS: tuple[str, ...] = ("arch_group", "pathway_kind")
+UNKNOWN = "unknown"  # a run whose config lacks a card key (written before cards carried it)
 STATUS_COLUMNS: list[str] = ["run_dir", "status", "reason", "model", "dataset", "seed", "mtime"]
 
 _TRUE = ("true", "1", "yes")
@@ -122,6 +126,27 @@ def read_config(run_dir: Path, h5_attrs: dict[str, object] | None) -> dict[str, 
     except yaml.YAMLError:
         return {}
     return flatten(data) if isinstance(data, dict) else {}
+
+
+def card_facts(cfg: dict[str, object]) -> dict[str, str | None]:
+    """``model.<key>`` of a flattened run config for each of ``CARD_FACTS``.
+
+    A null value stays None (e.g. ``pathway_kind`` of a model that is not single-pathway); a key
+    the config lacks is ``UNKNOWN``.
+    """
+    return {k: (_as_str(cfg[f"model.{k}"]) or None) if f"model.{k}" in cfg else UNKNOWN
+            for k in CARD_FACTS}
+
+
+def read_card_facts(run_dir: Path) -> dict[str, str | None]:
+    """The card facts run ``run_dir`` recorded (Hydra's config, else the features.h5 copy)."""
+    attrs: dict[str, object] = {}
+    if (run_dir / FEATURES).is_file():
+        try:
+            attrs = read_h5_attrs(run_dir / FEATURES)
+        except (OSError, KeyError):
+            attrs = {}
+    return card_facts(read_config(run_dir, attrs))
 
 
 def _first(*values: object) -> str:

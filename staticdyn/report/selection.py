@@ -1,47 +1,74 @@
 """Choosing the rows a paper figure shows, kept apart from the drawing code.
 
 The rules here are the ones a reader must know to trust a figure: which run stands for a model
-when several exist, how seeds are merged, which layers count as "the last layer", and how a
-model name maps to an architecture family. Each is a small pure function on the tidy tables.
+when several exist, how seeds are merged, which layers count as "the last layer", and which
+architecture group a model belongs to. That last one is a fact of the model card
+(``arch_group``, ``pathway_kind`` in conf/model/*.yaml), read from each run's saved config and
+never guessed from the model's name. Each rule is a small pure function on the tidy tables.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pandas as pd
 
 from staticdyn.report.aggregate import seed_summary
-from staticdyn.report.runs import KEY_COLUMNS
+from staticdyn.report.runs import CARD_FACTS, KEY_COLUMNS, UNKNOWN
 
 log = logging.getLogger("staticdyn.report")
 
-FAMILIES: tuple[str, ...] = ("3D CNN", "SlowFast", "Transformer")
+ARCH_GROUPS: tuple[str, ...] = ("3D CNN", "SlowFast", "Transformer")  # Fig. 3's panel order
+PATHWAY_KINDS: tuple[str, ...] = ("SlowOnly", "FastOnly")  # Fig. 5/6's single-pathway models
 STREAMS: tuple[str, ...] = ("app", "mot", "fusion")
 PATHWAYS: tuple[str, ...] = ("slow", "fast")
-_TRANSFORMER = re.compile(r"mvit|timesformer|vivit|videomae|swin|vit", re.I)
-_SLOW_ONLY = re.compile(r"^(slow(?!fast)|slowonly|slow_only)", re.I)
-_FAST_ONLY = re.compile(r"^(fast(?!er)|fastonly|fast_only)", re.I)
 CONDITION: list[str] = [c for c in KEY_COLUMNS if c not in ("seed", "shard")]
 
-
-def family(model: str) -> str:
-    """Architecture family of Fig. 3: two-pathway SlowFast, transformers, or single-stream CNN."""
-    if _TRANSFORMER.search(model):  # first: mvit_base_16x4_slowfast is an MViT
-        return "Transformer"
-    if "slowfast" in model.lower():
-        return "SlowFast"
-    return "3D CNN"
+CardFacts = Mapping[str, str | None]
 
 
-def single_pathway_kind(model: str) -> str | None:
-    """'SlowOnly' / 'FastOnly' for the single-pathway models of Fig. 5/6, else None."""
-    if _SLOW_ONLY.search(model):
-        return "SlowOnly"
-    if _FAST_ONLY.search(model):
-        return "FastOnly"
-    return None
+def model_facts(
+    runs: Iterable[tuple[str, str | Path, CardFacts]],
+) -> dict[str, dict[str, str | None]]:
+    """Card facts per model from ``(model, run_dir, facts)`` of every run.
+
+    A run whose config lacks a key (written before the cards carried it) leaves it ``unknown``,
+    with a warning naming the run; another run of the same model that has it fills it in.
+    """
+    out: dict[str, dict[str, str | None]] = {}
+    for model, run_dir, facts in runs:
+        lacking = [k for k in CARD_FACTS if facts.get(k, UNKNOWN) == UNKNOWN]
+        if lacking:
+            log.warning("run %s (model %s): its saved config has no %s (written before model "
+                        "cards carried them); grouped as '%s'", run_dir, model,
+                        ", ".join(f"model.{k}" for k in lacking), UNKNOWN)
+        known = out.setdefault(str(model), dict.fromkeys(CARD_FACTS, UNKNOWN))
+        for key in CARD_FACTS:
+            value = facts.get(key, UNKNOWN)
+            if value == UNKNOWN:
+                continue
+            if known[key] not in (UNKNOWN, value):
+                log.warning("model %s: runs disagree on model.%s (%s vs %s); using %s", model,
+                            key, known[key], value, known[key])
+                continue
+            known[key] = value
+    return out
+
+
+def card_value(models: pd.Series, facts: Mapping[str, CardFacts], key: str) -> pd.Series:
+    """``key`` of each row's model card (``unknown`` for a model with no facts)."""
+    return models.map(lambda m: (facts.get(str(m)) or {}).get(key, UNKNOWN))
+
+
+def group_panels(groups: pd.Series) -> list[str]:
+    """Fig. 3's panels for these ``arch_group`` values: the paper's groups in its order, then
+    any group a card names itself, then ``unknown`` (runs without the key are shown, not
+    dropped)."""
+    present = set(groups.astype(str))
+    others = sorted(present - {*ARCH_GROUPS, UNKNOWN})
+    return [g for g in (*ARCH_GROUPS, *others, UNKNOWN) if g in present]
 
 
 def split_layer(layer: str) -> tuple[str, str]:

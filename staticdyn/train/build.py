@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from staticdyn.config import plain
 from staticdyn.data.source import VideoSource
-from staticdyn.errors import DatasetError
+from staticdyn.errors import DatasetError, StaticDynError
 from staticdyn.models.spec import ZooModel
 from staticdyn.train.data import VAL_EPOCH, ClipDataset, split_indices
 from staticdyn.train.distractor import StaticCueSource
@@ -26,17 +26,36 @@ from staticdyn.train.settings import TrainSettings
 def num_classes_key(model_cfg: dict[str, Any], key: str = "auto") -> str:
     """The builder keyword that sets the number of classes.
 
-    ``auto``: whichever of ``num_classes`` / ``model_num_class`` the card already sets, else
-    ``model_num_class`` for PyTorchVideo hub builders and ``num_classes`` for everything else.
+    ``auto``: the card's ``num_classes_key`` (conf/model/*.yaml say which keyword their builder
+    takes), else whichever of ``num_classes`` / ``model_num_class`` the card's builder_kwargs
+    already set, else ``num_classes``.
     """
     if key != "auto":
         return key
+    if model_cfg.get("num_classes_key"):
+        return str(model_cfg["num_classes_key"])
     kwargs = model_cfg.get("builder_kwargs") or {}
     for k in ("num_classes", "model_num_class"):
         if k in kwargs:
             return k
-    builder = str(model_cfg.get("builder") or model_cfg.get("_target_") or "")
-    return "model_num_class" if builder.startswith("pytorchvideo.") else "num_classes"
+    return "num_classes"
+
+
+def dropout_settings(dropout: dict[str, Any], model_cfg: dict[str, Any]) -> dict[str, Any]:
+    """``train.dropout`` with its layer filled in: ``layer: null`` means the card's
+    ``last_layer``, so the run's identity records the layer actually used."""
+    if dropout.get("layer") is not None or not model_cfg.get("last_layer"):
+        return dict(dropout)
+    return {**dropout, "layer": str(model_cfg["last_layer"])}
+
+
+def card_last_layer(model_cfg: Any) -> str:
+    """The card's ``last_layer``: the layer training tools use unless one is named."""
+    card = plain(model_cfg) or {}
+    if not card.get("last_layer"):
+        raise StaticDynError(f"model card '{card.get('name')}' names no last_layer; set "
+                             "model.last_layer=<layer alias>")
+    return str(card["last_layer"])
 
 
 def model_config(model_cfg: Any, num_classes: int, key: str = "auto") -> dict[str, Any]:
@@ -96,6 +115,7 @@ def prepare(model_cfg: Any, dataset_cfg: Any, train_cfg: Any,
     base = source if source is not None else build_source(dataset_cfg)
     n_classes = source_classes(base)
     mcfg = model_config(model_cfg, n_classes, s.num_classes_key)
+    s.dropout = dropout_settings(s.dropout, mcfg)
     model = build_model(mcfg, s.model_seed)
     train_idx, val_idx = split_indices(len(base.videos), s.val_fraction, s.split_seed)
     src = base

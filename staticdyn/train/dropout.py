@@ -147,7 +147,10 @@ class DropoutController:
         self.hook: UnitDropout | None = None
         if self.kind == "none":
             return
-        layer = str(settings.get("layer", "stage4"))
+        if not settings.get("layer"):
+            raise StaticDynError("train.dropout.layer is not set and the model card names no "
+                                 "last_layer: set train.dropout.layer=<layer alias>")
+        layer = str(settings["layer"])
         self.layer = layer
         path = model.resolve_layers([layer])[layer]
         module = dict(model.module.named_modules())[path]

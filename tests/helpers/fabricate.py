@@ -63,10 +63,25 @@ def write_features_h5(
     return path
 
 
-def run_config(model: str, dataset: str, seed: int = 0, tag: str | None = None) -> dict:
-    """The parts of a resolved Hydra config the aggregator reads."""
+CARD_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
+
+
+def card_facts(model: str) -> dict:
+    """``arch_group`` / ``pathway_kind`` of ``model``'s card, as a real run records them in its
+    config; {} for a made-up model (like a run written before the cards carried them)."""
+    path = CARD_DIR / f"{model}.yaml"
+    card = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return {k: card[k] for k in ("arch_group", "pathway_kind") if k in card}
+
+
+def run_config(model: str, dataset: str, seed: int = 0, tag: str | None = None,
+               card: dict | None = None) -> dict:
+    """The parts of a resolved Hydra config the aggregator and the figures read; ``card``
+    replaces the model card facts (default: those of conf/model/<model>.yaml, if any)."""
+    facts = card_facts(model) if card is None else card
     return {
-        "model": {"name": model, "checkpoint": f"/ckpt/{model}.pyth", "checkpoint_tag": tag},
+        "model": {"name": model, "checkpoint": f"/ckpt/{model}.pyth", "checkpoint_tag": tag,
+                  **facts},
         "dataset": {"name": dataset},
         "probe": {"task": "action", "sampler": "shared", "n_pairs": 64, "clip_start": "first",
                   "lambda": 0.5, "estimator": "pooled", "seed": seed},
@@ -76,10 +91,10 @@ def run_config(model: str, dataset: str, seed: int = 0, tag: str | None = None) 
 def make_run(
     run_dir: Path, layers: dict[str, int], model: str = "toy", dataset: str = "synthetic",
     seed: int = 0, tag: str | None = None, complete: bool = True, report: bool = True,
-    hydra: bool = True, n: int = 64,
+    hydra: bool = True, n: int = 64, card: dict | None = None,
 ) -> Path:
     """A run directory as the pipeline leaves it: .hydra/config.yaml, features.h5, tables."""
-    cfg = run_config(model, dataset, seed, tag)
+    cfg = run_config(model, dataset, seed, tag, card)
     if hydra:
         (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
         (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))

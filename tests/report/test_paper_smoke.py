@@ -18,20 +18,20 @@ import pytest
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
-from staticdyn.experiments.paper import (
-    EXPERIMENTS,
-    SmokeResult,
+from staticdyn.experiments.catalog import SWEEP, paper_experiments
+from staticdyn.experiments.compose import (
     compose_experiment,
     expand_sweep,
     hydra_context,
     list_experiments,
-    run_smoke,
-    smoke_job_overrides,
     sweep_params,
 )
+from staticdyn.experiments.smoke import SmokeResult, model_smoke_overrides, run_smoke
 from staticdyn.report.paper_figures import BUILDERS
 
 ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS = paper_experiments()
+FIGURES = [sys.executable, "-m", "staticdyn.experiments.figures"]
 
 
 def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
@@ -53,6 +53,13 @@ def _fill_missing(name: str) -> list[str]:
     """An override with a dummy path for every value the experiment leaves to the user."""
     cfg = compose_experiment(name)
     return [f"{k}=/given/{k.replace('.', '/')}" for k in _missing_keys(cfg)]
+
+
+def _card(model: str) -> dict:
+    """A zoo card as plain data (conf/model/<model>.yaml)."""
+    card = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / f"{model}.yaml"))
+    assert isinstance(card, dict)
+    return card
 
 
 def _card_layers(model: str) -> set[str]:
@@ -78,7 +85,7 @@ def test_every_experiment_config_composes_and_resolves(name: str) -> None:
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
-SWEEPS = [n for n, e in EXPERIMENTS.items() if e.kind == "sweep"]
+SWEEPS = [n for n, e in EXPERIMENTS.items() if e.kind == SWEEP]
 
 
 @pytest.mark.parametrize("name", SWEEPS)
@@ -149,8 +156,8 @@ def test_hydra_multirun_of_an_experiment_lays_out_runs_as_the_smoke(
     extra, job_dir, tag = MULTIRUNS[name]
     model = extra[0].split("=")[1]
     cmd = [sys.executable, "run.py", "-m", f"+experiment={name}", f"paper_dir={tmp_path}",
-           "ckpt_dir=/unused", "dataset=synthetic_tiny", "probe.n_pairs=4", "probe.batch_size=4",
-           "probe.progress=false", *extra, *smoke_job_overrides(model, "action"),
+           "ckpt_dir=/unused", "dataset=synthetic_tiny", "probe.n_pairs=8", "probe.batch_size=4",
+           "probe.progress=false", *extra, *model_smoke_overrides(_card(model)),
            "model.checkpoint=null"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
@@ -195,12 +202,12 @@ def test_quick_smoke_draws_every_figure(quick_smoke: SmokeResult) -> None:
 
 
 def test_figures_from_several_sweep_folders(quick_smoke: SmokeResult, tmp_path: Path) -> None:
-    """``paper_figures.py DIR1 DIR2 ...`` draws what one shared folder gives."""
+    """``python -m staticdyn.experiments.figures DIR1 DIR2 ...`` draws what one shared folder
+    gives."""
     dirs = sorted(p for p in quick_smoke.paper_dir.iterdir()
                   if p.is_dir() and p.name not in ("paper", "cache", "ckpt"))
     out = tmp_path / "figs"
-    proc = subprocess.run([sys.executable, "scripts/paper_figures.py", *map(str, dirs),
-                           "--out", str(out), "--formats", "png"],
+    proc = subprocess.run([*FIGURES, *map(str, dirs), "--out", str(out), "--formats", "png"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("fig3_left_layerwise", "fig4_left_segmentation", "fig5_left_training_dataset",
@@ -213,8 +220,8 @@ def test_figures_from_several_sweep_folders(quick_smoke: SmokeResult, tmp_path: 
 def test_full_smoke_via_the_script(tmp_path: Path) -> None:
     """What ``make paper-figures-smoke`` runs: the full smoke grid through the script."""
     out = tmp_path / "smoke"
-    proc = subprocess.run([sys.executable, "scripts/paper_figures.py", "--smoke", "--out",
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([*FIGURES, "--smoke", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in BUILDERS:
         assert f"{name} " in proc.stdout

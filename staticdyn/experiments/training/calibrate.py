@@ -44,7 +44,7 @@ from staticdyn.report.figures import (
     save_figure,
 )
 from staticdyn.report.tables import to_markdown
-from staticdyn.train.build import model_config
+from staticdyn.train.build import card_last_layer, model_config
 
 log = logging.getLogger("staticdyn.train")
 UNIT_COLS = ("dynamic", "static", "joint", "residual", "dead")
@@ -173,7 +173,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     e = exp(cfg)
     models: dict[str, dict[str, Any]] = e.get("models") or {}
     n_boot = int(e.get("bootstrap", 1000))
-    layer = str(e.get("last_layer", "stage4"))
+    layer = str(e.get("last_layer") or card_last_layer(cfg.model))
     lws, uws, uss, top1 = [], [], [], {}
     for name, spec in models.items():
         lw, uw, us, acc = probe_model(cfg, name, spec or {}, out_dir, n_boot)

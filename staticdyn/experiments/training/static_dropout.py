@@ -77,7 +77,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             card = dict(prep.model_cfg, checkpoint=None)
             tables = probe_run(cfg, card, last_checkpoint(res.out_dir),
                                out_dir / f"seed{seed}" / arm / "probe")["tables"]
-            layer = str(base.get("layer", "stage4"))
+            layer = str(prep.settings.dropout["layer"])  # train.dropout's, or the card's
             r = last_layer_row(tables, layer)
             rows.append({"seed": seed, "arm": arm, "layer": layer,
                          "p": drop.get("p", 0.0) if arm != "none" else 0.0,
