@@ -52,7 +52,8 @@ paper-figures-smoke: install
 
 # Calibration suite: tiny models with a known answer (docs/calibration.{md,png}); < 15 min CPU.
 calibrate: install
-	$(PY) scripts/calibrate.py --fresh --docs docs
+	rm -rf outputs/experiments/calibrate
+	$(PY) run.py +experiment=calibrate experiment.docs=docs experiment.require_pass=true
 
 # Figures and tables of a sweep: make figures SWEEP=multirun/...
 figures: install

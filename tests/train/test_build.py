@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from torch import nn
 
@@ -65,3 +67,16 @@ def test_dropout_without_any_layer_is_one_clear_error() -> None:
     prep = prepare(tiny_model(last_layer=None), tiny_dataset(), tiny_train())
     with pytest.raises(StaticDynError, match="train.dropout.layer"):
         DropoutController(prep.model, {"kind": "plain", "p": 0.1}, None)
+
+
+def test_calibration_verdict_copies_and_fails_when_required(tmp_path: Path) -> None:
+    from staticdyn.experiments.training.calibrate import Check, conclude
+
+    for name in ("calibration.md", "calibration.png"):
+        (tmp_path / name).write_text(name)
+    ok, bad = Check("a", True, 1.0, ""), Check("order", False, -2.0, "")
+    assert conclude([ok], tmp_path, 60.0, str(tmp_path / "docs"), require_pass=True)
+    assert (tmp_path / "docs" / "calibration.png").read_text() == "calibration.png"
+    assert not conclude([ok, bad], tmp_path, 60.0)  # reported, not raised
+    with pytest.raises(StaticDynError, match="calibration failed: order"):
+        conclude([ok, bad], tmp_path, 60.0, require_pass=True)

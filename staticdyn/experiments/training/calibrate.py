@@ -18,6 +18,7 @@ when one does not hold.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from staticdyn.errors import StaticDynError
 from staticdyn.experiments.training.common import (
     exp,
     last_checkpoint,
@@ -192,8 +194,36 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     fig = figure(lw, uw, layer, out_dir / "calibration")
     text = markdown(lw, uw, checks, top1, seconds, layer)
     (out_dir / "calibration.md").write_text(text)
+    passed = conclude(checks, out_dir, seconds, e.get("docs"), bool(e.get("require_pass")))
+    return {"layerwise": lw, "unitwise": uw, "checks": checks, "passed": passed,
+            "figure": fig, "markdown": out_dir / "calibration.md", "seconds": seconds,
+            "top1": top1}
+
+
+def conclude(checks: list[Check], out_dir: Path, seconds: float, docs: str | None = None,
+             require_pass: bool = False) -> bool:
+    """Print the verdict, copy the table and figure to ``docs``; with ``require_pass`` a failed
+    check fails the run (``make calibrate`` exits non-zero), after everything is written."""
     for c in checks:
         print(f"{'PASS' if c.passed else 'FAIL'}: {c.name} (margin {c.margin:.2f}); {c.detail}")
-    return {"layerwise": lw, "unitwise": uw, "checks": checks, "passed": all(c.passed
-            for c in checks), "figure": fig, "markdown": out_dir / "calibration.md",
-            "seconds": seconds, "top1": top1}
+    passed = all(c.passed for c in checks)
+    print(f"calibration: {'PASSED' if passed else 'FAILED'} in {seconds / 60:.1f} min; "
+          f"{out_dir / 'calibration.md'}")
+    publish(out_dir, docs)
+    if require_pass and not passed:
+        failed = ", ".join(c.name for c in checks if not c.passed)
+        raise StaticDynError(f"calibration failed: {failed}; see {out_dir / 'calibration.md'}")
+    return passed
+
+
+def publish(out_dir: Path, docs: str | None) -> list[Path]:
+    """Copy calibration.{md,png} to ``docs`` (``experiment.docs``; the README shows them)."""
+    if not docs:
+        return []
+    target = Path(docs)
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in ("calibration.md", "calibration.png"):
+        copied.append(Path(shutil.copy2(out_dir / name, target / name)))
+        print(f"wrote {copied[-1]}")
+    return copied
