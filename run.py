@@ -8,36 +8,38 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from staticdyn.errors import StaticDynError
 from staticdyn.experiments import dispatch
+from staticdyn.experiments.hydra_job import HydraJob
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    hc = HydraConfig.get()
+    # The run directory gets .hydra/ and the job log only once the run is accepted: a refused
+    # run leaves a finished run's directory as it was (staticdyn/experiments/hydra_job.py).
+    job = HydraJob(cfg)
+    log = logging.getLogger("staticdyn")
     try:
-        dispatch(cfg)
+        dispatch(cfg, accept=job.accept)
     except Exception as exc:
-        log = logging.getLogger("staticdyn")
-        if hc.mode == RunMode.MULTIRUN:
+        if job.multirun:
             # one failed job must not stop the sweep: record it, report it at the end
             from staticdyn.experiments.callbacks import record_failure
 
             log.error("job failed: %s: %s", type(exc).__name__, exc, exc_info=True)
-            record_failure(Path(hc.runtime.output_dir), exc)
+            record_failure(job.run_dir, exc)
             return
         if isinstance(exc, StaticDynError):
             log.error("%s", exc)
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
         raise
+    finally:
+        job.close()
 
 
 if __name__ == "__main__":

@@ -7,12 +7,20 @@ configs, and two copies of "which keys identify a run" would drift apart.
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from staticdyn.errors import StaticDynError
+from staticdyn.errors import (
+    InvalidSettingError,
+    MissingSettingError,
+    StaticDynError,
+    UnknownChoiceError,
+)
 
 # Probe keys that change speed or the analysis, not the features: a run may resume with other
 # values.
@@ -73,3 +81,295 @@ def run_dir_of(cfg: DictConfig) -> Path:
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
     raise StaticDynError("no output directory: set out_dir=... when calling run() outside Hydra")
+
+
+# -- resolving a config group without tracebacks ------------------------------------------------
+def resolved(node: Any, prefix: str) -> Any:
+    """``node`` resolved to plain Python, a ``???`` refused with one line naming the key.
+
+    OmegaConf raises ``MissingMandatoryValue`` (a traceback, deep inside whatever first reads
+    the key); here the user gets the key to set, before anything is built.
+    """
+    from omegaconf.errors import (
+        InterpolationResolutionError,
+        InterpolationToMissingValueError,
+        MissingMandatoryValue,
+    )
+
+    if not isinstance(node, DictConfig | ListConfig):
+        return copy.deepcopy(node)
+    try:
+        return OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+    except InterpolationToMissingValueError as exc:
+        first = str(exc).splitlines()[0]
+        target = first.rsplit("Missing mandatory value:", 1)[-1].strip()
+        raise MissingSettingError(
+            target, f"a value for {_full_key(exc, prefix)}, which points to it") from None
+    except MissingMandatoryValue as exc:
+        raise MissingSettingError(_full_key(exc, prefix)) from None
+    except InterpolationResolutionError as exc:
+        first = str(exc).splitlines()[0]
+        raise StaticDynError(f"cannot resolve {_full_key(exc, prefix)}: {first}") from None
+
+
+def _full_key(exc: Exception, prefix: str) -> str:
+    key = str(getattr(exc, "full_key", "") or "")
+    if not key:
+        return prefix
+    return key if key.startswith(f"{prefix}.") or key == prefix else f"{prefix}.{key}"
+
+
+# -- probe settings -----------------------------------------------------------------------------
+MIN_PAIRS_PER_FACTOR = 2  # a correlation over one pair is undefined: each factor needs two
+CLIP_STARTS: tuple[str, ...] = ("first", "random")
+_AMP: dict[str, str | None] = {"false": None, "off": None, "none": None, "bf16": "bf16",
+                               "bfloat16": "bf16", "true": "bf16", "fp16": "fp16",
+                               "float16": "fp16"}
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+@dataclass(frozen=True)
+class ProbeChoices:
+    """The valid values of the probe's choice keys.
+
+    config.py sits below every layer that implements them (task modules and pair samplers in
+    ``data``, estimators in ``metrics``, dtypes need torch), so the caller passes them in:
+    ``staticdyn.pipeline.probe_choices()`` reads them from those modules, one list each.
+    """
+
+    tasks: tuple[str, ...]
+    samplers: tuple[str, ...]
+    estimators: tuple[str, ...]
+    dtypes: tuple[str, ...]
+
+
+# Converters: each returns the value in its type or raises ValueError; _Key adds the message.
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError
+    return value
+
+
+def _at_least(low: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        n = _to_int(value)
+        if n < low:
+            raise ValueError
+        return n
+
+    return convert
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError
+    return float(value)  # ValueError for text that is not a number
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not isinstance(value, str | int) or text not in _TRUE + _FALSE:
+        raise ValueError
+    return text in _TRUE
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError
+        return value
+
+    return convert
+
+
+def _to_lambda(value: Any) -> float:
+    lam = _to_float(value)
+    if not 0.0 < lam < 1.0:
+        raise ValueError
+    return lam
+
+
+def _to_amp(value: Any) -> str | None:
+    if value is False or value is None:
+        return None
+    text = str(value).strip().lower()
+    if not isinstance(value, str | bool) or text not in _AMP:
+        raise ValueError
+    return _AMP[text]
+
+
+def _to_layers(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items or not all(
+            isinstance(x, str) and x for x in items):
+        raise ValueError
+    return tuple(items)
+
+
+def _to_seeds(value: Any) -> tuple[int, ...] | None:
+    if value is None or (isinstance(value, list | tuple) and not value):
+        return None
+    if not isinstance(value, list | tuple):
+        raise ValueError
+    seeds = tuple(_at_least(0)(s) for s in value)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError
+    return seeds
+
+
+def _range_up_to(high: float) -> Callable[[Any], list[float]]:
+    def convert(value: Any) -> list[float]:
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise ValueError
+        lo, hi = (_to_float(v) for v in value)
+        if not 0.0 <= lo <= hi <= high:
+            raise ValueError
+        return [lo, hi]
+
+    return convert
+
+
+def _to_device(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z]+(:\d+)?", value.strip()):
+        raise ValueError
+    return value.strip()
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One probe key: what a valid value is (said to the user) and how to convert one."""
+
+    valid: str
+    convert: Callable[[Any], Any]
+    required: bool = False  # no default: conf/probe/*.yaml sets it, the run cannot guess it
+
+    def __call__(self, key: str, value: Any) -> Any:
+        try:
+            return self.convert(value)
+        except (ValueError, TypeError):
+            raise InvalidSettingError(key, value, self.valid) from None
+
+
+def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
+    """Every probe key of conf/probe/*.yaml with its check (both tasks: keys a task does not
+    read are accepted and ignored, as the task modules read only their own)."""
+    n_min = 2 * MIN_PAIRS_PER_FACTOR
+    return {
+        "task": _Key(f"one of {', '.join(choices.tasks)}", _one_of(choices.tasks)),
+        "sampler": _Key(f"one of {', '.join(choices.samplers)}", _one_of(choices.samplers),
+                        required=True),
+        "n_pairs": _Key(f"an integer >= {n_min} (at least {MIN_PAIRS_PER_FACTOR} pairs of each "
+                        "factor)", _at_least(n_min), required=True),
+        "seed": _Key("an integer >= 0", _at_least(0), required=True),
+        "lambda": _Key("a number strictly between 0 and 1", _to_lambda, required=True),
+        "estimator": _Key(f"one of {', '.join(choices.estimators)}",
+                          _one_of(choices.estimators), required=True),
+        "batch_size": _Key("an integer >= 1", _at_least(1), required=True),
+        "num_workers": _Key("an integer >= 0", _at_least(0), required=True),
+        "layers": _Key("null (the model's default layers) or a list of layer aliases or module "
+                       "paths", _to_layers),
+        "seeds": _Key("null (one run with probe.seed) or a list of distinct integers >= 0, "
+                      "e.g. [1,2,3,4]", _to_seeds),
+        "clip_start": _Key(f"one of {', '.join(CLIP_STARTS)}", _one_of(CLIP_STARTS)),
+        "device": _Key("cpu, cuda or cuda:N (a torch device)", _to_device),
+        "dtype": _Key(f"one of {', '.join(choices.dtypes)}", _one_of(choices.dtypes)),
+        "amp": _Key("false, bf16 or fp16 (GPU autocast)", _to_amp),
+        "threads": _Key("null (torch's default) or an integer >= 1", _optional(_at_least(1))),
+        "progress": _Key("true or false", _to_bool),
+        "list_layers": _Key("true or false", _to_bool),
+        "shard": _Key("an integer >= 0", _at_least(0)),
+        "num_shards": _Key("an integer >= 1", _at_least(1)),
+        # video object segmentation (conf/probe/vos.yaml)
+        "nreps": _Key("an integer >= 1", _at_least(1)),
+        "jitter": _Key("true or false", _to_bool),
+        "h_range": _Key("[low, high] with 0 <= low <= high <= 0.5 (fractions of a hue turn)",
+                        _range_up_to(0.5)),
+        "s_range": _Key("[low, high] with 0 <= low <= high", _range_up_to(float("inf"))),
+        "frame_offset": _Key("an integer >= 1", _at_least(1)),
+        "clip_frames": _Key("an integer >= 1", _at_least(1)),
+    }
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Every ``probe.*`` key, checked and converted before anything runs or is written.
+
+    One place reads the probe config, so a wrong value (``probe.lambda=abc``,
+    ``probe.estimator=bogus``, ``probe.shard=3 probe.num_shards=2``) stops the run at start
+    with one line naming the key, the value and what is valid, instead of after an extraction.
+    Integers given as text (``"8"``, as sweeper params are) are converted; ``"abc"`` is refused.
+    ``task_values`` is the probe mapping with the converted values, for the task modules
+    (``data/tasks``), which read their own keys from it with their own defaults.
+    """
+
+    sampler: str
+    n_pairs: int
+    seed: int
+    lam: float  # probe.lambda
+    estimator: str
+    batch_size: int
+    num_workers: int
+    task: str = "action"
+    layers: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] | None = None
+    clip_start: str = "first"
+    device: str = "cpu"
+    dtype: str = "float32"
+    amp: str | None = None  # None (off), "bf16" or "fp16"
+    threads: int | None = None
+    progress: bool = True
+    list_layers: bool = False
+    shard: int = 0
+    num_shards: int = 1
+    # video object segmentation; None = not given, the task module's default applies
+    nreps: int | None = None
+    jitter: bool | None = None
+    h_range: list[float] | None = None
+    s_range: list[float] | None = None
+    frame_offset: int | None = None
+    clip_frames: int | None = None
+    task_values: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_cfg(cls, node: Any, choices: ProbeChoices) -> ProbeSettings:
+        """Check ``cfg.probe`` (a DictConfig or a plain mapping) key by key."""
+        raw = resolved(node, "probe")
+        if not isinstance(raw, dict):
+            raise InvalidSettingError("probe", raw, "a mapping of probe.KEY: value")
+        keys = probe_keys(choices)
+        unknown = sorted(str(k) for k in set(raw) - set(keys))
+        if unknown:
+            raise UnknownChoiceError("probe key", unknown[0], keys)
+        for key, spec in keys.items():
+            if spec.required and key not in raw:
+                raise MissingSettingError(f"probe.{key}", spec.valid)
+        values = {key: keys[key](f"probe.{key}", value) for key, value in raw.items()}
+        settings = cls(**{_FIELD.get(k, k): v for k, v in values.items()},
+                       task_values={**raw, **values})
+        if settings.shard >= settings.num_shards:
+            raise InvalidSettingError("probe.shard", raw["shard"],
+                                      f"0..{settings.num_shards - 1} (probe.num_shards="
+                                      f"{settings.num_shards})")
+        return settings
+
+    def for_seed(self, seed: int) -> ProbeSettings:
+        """The settings of one run of ``probe.seeds``."""
+        return replace(self, seed=seed, seeds=None,
+                       task_values={**self.task_values, "seed": seed, "seeds": None})
+
+
+_FIELD = {"lambda": "lam"}  # probe keys that are not Python names

@@ -81,3 +81,24 @@ class UnsafeCheckpointError(CheckpointFileError):
             "without running anything. If you vouch for this file, set "
             "model.trust_checkpoint=true (Python: trust_checkpoint=True)"
         )
+
+class InvalidSettingError(StaticDynError):
+    """A setting has a value the run cannot use: names the key, the value and what is valid."""
+
+    def __init__(self, key: str, value: object, valid: str):
+        self.key = key
+        super().__init__(f"invalid {key}={value!r}. Valid: {valid}")
+
+
+class MissingSettingError(StaticDynError):
+    """A setting the run needs was never given (``???`` in the config, or absent)."""
+
+    def __init__(self, key: str, valid: str | None = None):
+        self.key = key
+        said = f". Valid: {valid}" if valid else " (it is ??? in the config)"
+        super().__init__(f"{key} is not set{said}; pass {key}=... on the command line")
+
+
+class StoreUnreadableError(StaticDynError):
+    """A run directory's features.h5 or journal cannot be read: names the file and the way out."""
+

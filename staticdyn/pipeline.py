@@ -1,9 +1,11 @@
 """config -> pairs -> model -> hooks -> store -> metrics -> report, for one run.
 
 ``run(cfg)`` is what ``python run.py`` calls after Hydra composed the config. Order matters for
-the user: the dataset is opened (and a missing root reported) before any model is built, layer
-names are checked before any data is decoded, and features already in the run's features.h5 are
-never recomputed.
+the user: every setting is checked first (``ProbeSettings``), then an existing features.h5 in
+the run directory (lock, readable, same config), the dataset (a missing root is reported before
+any model is built) and the pair list; only then is the model built and its layer names
+checked, and only once all of that passed is anything written into the run directory. Features
+already in the run's features.h5 are never recomputed.
 """
 
 from __future__ import annotations
@@ -11,23 +13,84 @@ from __future__ import annotations
 import csv
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from staticdyn.config import identity_of, run_dir_of
-from staticdyn.data.pairs import group_pairs
+from staticdyn.config import (
+    MIN_PAIRS_PER_FACTOR,
+    ProbeChoices,
+    ProbeSettings,
+    identity_of,
+    resolved,
+    run_dir_of,
+)
+from staticdyn.data.pairs import DYNAMIC, SCHEMES, STATIC, Pair, group_pairs
 from staticdyn.data.source import VideoSource
-from staticdyn.data.tasks import get_task
-from staticdyn.errors import DatasetError, StaticDynError
+from staticdyn.data.tasks import TASK_MODULES, Task, get_task
+from staticdyn.errors import DatasetError, InvalidSettingError, StaticDynError
+from staticdyn.metrics.layerwise import ESTIMATORS
 from staticdyn.models.spec import ZooModel
 
 log = logging.getLogger("staticdyn")
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
+
+
+def probe_choices() -> ProbeChoices:
+    """The valid values of the probe's choice keys, read from the modules that implement them
+    (a task's own sampler list, e.g. VOS's, is checked again when it draws its pairs)."""
+    return ProbeChoices(tasks=tuple(TASK_MODULES), samplers=SCHEMES, estimators=ESTIMATORS,
+                        dtypes=tuple(DTYPES))
+
+
+def check_config(cfg: DictConfig) -> ProbeSettings:
+    """Every error a config alone can show, in one line, before anything is read or built:
+    the probe settings, a ``???`` left in the model or dataset (``dataset.root``), the device."""
+    settings = ProbeSettings.from_cfg(cfg.probe, probe_choices())
+    for group in ("model", "dataset"):
+        resolved(cfg.get(group), group)
+    device_of(settings)
+    return settings
+
+
+def device_of(settings: ProbeSettings) -> torch.device:
+    try:
+        device = torch.device(settings.device)
+    except RuntimeError:
+        raise InvalidSettingError("probe.device", settings.device,
+                                  "cpu, cuda or cuda:N (a torch device)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise StaticDynError("probe.device=cuda but no CUDA device is visible. Valid: cpu")
+    return device
+
+
+def seed_config(cfg: DictConfig, seed: int, out: Path) -> DictConfig:
+    """The config of one run of ``probe.seeds``: that seed, in ``<out>/seed<k>``."""
+    sub = cfg.copy()
+    with open_dict(sub):
+        sub.probe.seed = seed
+        sub.probe.seeds = None
+        sub.out_dir = str(out / f"seed{seed}")
+    return sub
+
+
+def check_stores(cfg: DictConfig, settings: ProbeSettings) -> None:
+    """Refuse now, writing nothing, what opening the run's features.h5 would refuse (another
+    config, lock held, unreadable file); with ``probe.seeds`` every seed's."""
+    from staticdyn.store.h5 import FeatureStore
+
+    out = run_dir_of(cfg)
+    if settings.seeds:
+        for seed in settings.seeds:
+            sub = seed_config(cfg, seed, out)
+            FeatureStore.check(Path(sub.out_dir) / "features.h5", identity_of(sub))
+    else:
+        FeatureStore.check(out / "features.h5", identity_of(cfg))
 
 
 def build_source(cfg: DictConfig) -> VideoSource:
@@ -119,63 +182,97 @@ def run_seeds(cfg: DictConfig) -> dict[str, Any]:
     return {"run_dir": out, "seeds": results, "files": files}
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run one probe job; returns paths and counts (also used by tests and sweeps)."""
-    if cfg.probe.get("seeds"):
+def list_layers(model: ZooModel) -> dict[str, Any]:
+    text = "\n".join(f"  {a:<16} -> {p}" for a, p in model.layers.items())
+    print(f"aliases of model '{model.name}':\n{text}\nmodule paths:\n  "
+          + "\n  ".join(model.module_paths()))
+    return {"listed": True}
+
+
+def plan_pairs(source: VideoSource, settings: ProbeSettings
+               ) -> tuple[Task, list[Pair], list[list[Pair]], int]:
+    """The run's pairs and this shard's groups, refused when a factor or the shard would be
+    too small to measure (pairs are metadata: nothing is decoded yet)."""
+    from staticdyn.probe.extract import groups_per_batch
+
+    task = get_task(settings.task)
+    pairs = task.sample(source, settings.task_values)
+    counts = {f: sum(p.factor == f for p in pairs) for f in (DYNAMIC, STATIC)}
+    if min(counts.values()) < MIN_PAIRS_PER_FACTOR:
+        raise InvalidSettingError(
+            "probe.n_pairs", settings.n_pairs,
+            f"a count that gives at least {MIN_PAIRS_PER_FACTOR} pairs of each factor; this "
+            f"one gives {counts[DYNAMIC]} dynamic and {counts[STATIC]} static "
+            f"({len(source.videos)} videos, probe.sampler={settings.sampler}, "
+            f"probe.seed={settings.seed})")
+    all_groups = group_pairs(pairs)
+    per_batch = groups_per_batch(settings.batch_size, all_groups)
+    groups, first = select_shard(all_groups, settings.shard, settings.num_shards, per_batch)
+    if not groups:
+        n_batches = -(-len(all_groups) // per_batch)
+        raise InvalidSettingError(
+            "probe.num_shards", settings.num_shards,
+            f"at most {n_batches}: this run has {n_batches} batches, so shard "
+            f"{settings.shard} would be empty")
+    return task, pairs, groups, first
+
+
+def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Run one probe job; returns paths and counts (also used by tests and sweeps).
+
+    ``accept`` is called once every check passed, right before the first write into the run
+    directory: ``run.py`` saves Hydra's ``.hydra/`` files and the job log there, so a refused
+    run leaves the directory as it found it.
+    """
+    settings = check_config(cfg)
+    check_stores(cfg, settings)
+    if settings.seeds:
+        source = build_source(cfg)
+        for seed in settings.seeds:  # every seed's pairs, before the first seed's model
+            plan_pairs(source, settings.for_seed(seed))
+        if accept is not None:
+            accept()
         return run_seeds(cfg)
     from staticdyn.metrics.analyze import analyze_h5
-    from staticdyn.probe.extract import groups_per_batch, run_extraction
+    from staticdyn.probe.extract import run_extraction
     from staticdyn.report.run_report import format_terminal_summary, write_run_report
     from staticdyn.store.h5 import FeatureStore
 
-    probe = cfg.probe
     out = run_dir_of(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(int(probe.seed))
-    if probe.get("threads"):
-        torch.set_num_threads(int(probe.threads))
+    torch.manual_seed(settings.seed)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
 
     source = build_source(cfg)  # fails on a missing root before any model is built
+    if settings.list_layers:
+        return list_layers(build_model(cfg))
+    task, pairs, groups, first = plan_pairs(source, settings)
     model = build_model(cfg)
-    if probe.get("list_layers"):
-        text = "\n".join(f"  {a:<16} -> {p}" for a, p in model.layers.items())
-        print(f"aliases of model '{model.name}':\n{text}\nmodule paths:\n  "
-              + "\n  ".join(model.module_paths()))
-        return {"listed": True}
-    layers = model.resolve_layers(list(probe.layers) if probe.get("layers") else None)
+    layers = model.resolve_layers(list(settings.layers) if settings.layers else None)
+    device, dtype = device_of(settings), DTYPES[settings.dtype]
+    if accept is not None:
+        accept()
+    out.mkdir(parents=True, exist_ok=True)
     if model.untrained:
         log.warning("=" * 72)
         log.warning("MODEL '%s' IS UNTRAINED (random init): results describe the architecture, "
                     "not a trained network. Pass model.checkpoint=/path to probe real weights.",
                     model.name)
         log.warning("=" * 72)
-    dtype = DTYPES.get(str(probe.get("dtype", "float32")))
-    if dtype is None:
-        raise StaticDynError(f"unknown probe.dtype '{probe.dtype}'. Valid: {', '.join(DTYPES)}")
-    device = torch.device(str(probe.get("device", "cpu")))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise StaticDynError("probe.device=cuda but no CUDA device is visible. Valid: cpu")
     model.module.to(device=device, dtype=dtype)
 
-    task = get_task(str(probe.get("task", "action")))
-    probe_plain = OmegaConf.to_container(probe, resolve=True)
-    pairs = task.sample(source, probe_plain)
-    all_groups = group_pairs(pairs)
-    groups, first = select_shard(all_groups, int(probe.get("shard", 0)),
-                                 int(probe.get("num_shards", 1)),
-                                 groups_per_batch(int(probe.batch_size), all_groups))
-    if len(pairs) < int(probe.n_pairs) and str(probe.get("task", "action")) == "action":
+    if len(pairs) < settings.n_pairs and settings.task == "action":
         log.warning("dataset has %d videos: %d pairs instead of %d", len(source.videos),
-                    len(pairs), probe.n_pairs)
+                    len(pairs), settings.n_pairs)
     attrs = {
         "config": OmegaConf.to_yaml(cfg, resolve=True),
         "model": model.name,
         "dataset": str(cfg.dataset.get("name", source.name)),
-        "sampler": str(probe.sampler),
+        "sampler": settings.sampler,
         "untrained": bool(model.untrained),
         "checkpoint": str(model.checkpoint or ""),
-        "shard": int(probe.get("shard", 0)),
-        "num_shards": int(probe.get("num_shards", 1)),
+        "shard": settings.shard,
+        "num_shards": settings.num_shards,
         "first_group": first,
         "n_pairs_total": len(pairs),
     }
@@ -190,10 +287,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                          store.n_rows)
             stats = run_extraction(
                 model, source, groups, store, layers, first_position=first,
-                batch_size=int(probe.batch_size), num_workers=int(probe.num_workers),
-                device=device, amp=probe.get("amp"), dtype=dtype,
-                load_fn=task.load_group, probe_cfg=probe_plain,
-                progress=bool(probe.get("progress", True)),
+                batch_size=settings.batch_size, num_workers=settings.num_workers,
+                device=device, amp=settings.amp, dtype=dtype,
+                load_fn=task.load_group, probe_cfg=settings.task_values,
+                progress=settings.progress,
             )
         skipped = store.skipped()
         n_rows = store.n_rows
@@ -212,7 +309,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if skipped:
         log.warning("%d items skipped (see %s)", len(skipped), out / "skipped.csv")
 
-    tables = analyze_h5(h5_path, lam=float(probe["lambda"]), estimator=str(probe.estimator))
+    tables = analyze_h5(h5_path, lam=settings.lam, estimator=settings.estimator)
     files = write_run_report(tables, out)
     print(format_terminal_summary(tables))
     print(f"\nwrote {h5_path}")

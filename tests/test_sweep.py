@@ -27,6 +27,18 @@ def test_failed_job_is_reported_and_others_stand(tmp_path: Path) -> None:
     assert len(ok) == 1 and len(bad) == 1
     assert (sweep / ok[0] / "layerwise.csv").exists()
     assert "UnknownLayerError" in (sweep / bad[0] / "FAILED.txt").read_text()
+    # the same sweep again with another config: the finished job refuses it, and keeps its
+    # saved config (.hydra/) and features exactly as they were
+    kept = {p: p.read_bytes() for p in [*(sweep / ok[0] / ".hydra").iterdir(),
+                                        sweep / ok[0] / "features.h5"]}
+    again = subprocess.run(
+        [sys.executable, "run.py", "-m", "model=toy3d", "dataset=synthetic_tiny",
+         "probe.n_pairs=8", "probe.progress=false", "probe.layers=[stage1]",
+         f"hydra.sweep.dir={sweep}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1, again.stderr[-2000:]
+    assert "ConfigMismatchError" in (sweep / ok[0] / "FAILED.txt").read_text()
+    assert {p: p.read_bytes() for p in kept} == kept
 
 
 def test_single_run_bad_input_is_one_clear_line(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from staticdyn.data.flow import compute_flow, flow_to_rgb, read_flow_image
 from staticdyn.data.frames import read_image
 from staticdyn.data.segmentation import SyntheticSegmentation, read_image_set, read_mask
-from staticdyn.data.source import VideoSource
+from staticdyn.data.source import VideoSource, existing_folder
 from staticdyn.errors import DatasetError, VideoReadError
 
 __all__ = ["CENTER_BIAS_SIZE", "DavisSource", "SyntheticDavisSource", "center_bias", "mask_paths"]
@@ -59,9 +59,7 @@ class DavisSource(VideoSource):
                  mask_dir: str = "Annotations/480p", image_ext: str = ".jpg",
                  name: str = "davis16"):
         self.name = name
-        self.root = Path(root).expanduser()
-        if not self.root.is_dir():
-            raise DatasetError(f"{name}: dataset root {self.root} does not exist")
+        self.root = existing_folder(root, f"{name}: dataset root")
         self.stylized_root = Path(stylized_root).expanduser() if stylized_root else self.root
         self.flow_dir, self.backward_flow_dir = flow_dir, backward_flow_dir
         self.mask_dir, self.image_ext = mask_dir, image_ext
@@ -216,9 +214,7 @@ MASK_LAYOUTS: dict[str, str] = {
 def mask_paths(root: str | Path, layout: str = "auto") -> list[Path]:
     """Every mask file of a dataset, sorted. ``auto``: the DAVIS layout if ``root`` has
     ``Annotations/480p``, else every PNG below ``root``."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(f"mask root {root} does not exist")
+    root = existing_folder(root, "mask root")
     if layout == "auto":
         pattern = MASK_LAYOUTS["davis"] if (root / "Annotations" / "480p").is_dir() else "**/*.png"
     elif layout in MASK_LAYOUTS:

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from staticdyn.data.frames import load_labels_csv
-from staticdyn.data.source import VideoSource
+from staticdyn.data.source import VideoSource, existing_folder
 from staticdyn.data.styles import Stylizer, load_stylizer
 from staticdyn.errors import DatasetError, VideoReadError
 
@@ -118,9 +118,7 @@ class VideoFolderSource(VideoSource):
                  max_frames: int | None = None, short_side: int | None = None,
                  cache_dir: str | Path | None = None, name: str = "video_folder"):
         self.name = name
-        self.root = Path(root).expanduser()
-        if not self.root.is_dir():
-            raise DatasetError(f"video folder {self.root} does not exist")
+        self.root = existing_folder(root, "video folder")
         self.max_frames, self.short_side = max_frames, short_side
         self.stylizer = load_stylizer(stylizer, num_styles=num_styles, seed=seed)
         self._paths = self._discover(extensions, recursive)

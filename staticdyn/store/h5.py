@@ -25,7 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from staticdyn.errors import ConfigMismatchError, StaticDynError
+from staticdyn.errors import ConfigMismatchError, StaticDynError, StoreUnreadableError
 from staticdyn.store.journal import Journal
 from staticdyn.version import __version__
 
@@ -49,6 +49,21 @@ def _as_array(name: str, values: Sequence[object]) -> np.ndarray:
     if name in _NUMPY_DTYPES:
         return np.asarray(values, dtype=_NUMPY_DTYPES[name]).reshape(-1)
     return np.asarray([str(v) for v in values], dtype=np.str_).reshape(-1)
+
+
+def _open_h5(path: Path, mode: str) -> h5py.File:
+    """``h5py.File`` with a damaged file reported in one line naming it and the way out."""
+    try:
+        return h5py.File(path, mode)
+    except OSError as exc:
+        raise StoreUnreadableError(
+            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); delete it to "
+            "start this run over, or use another output directory (hydra.run.dir=...)"
+        ) from None
+
+
+def _stored_identity(f: h5py.File) -> dict[str, str]:
+    return {k[len("identity."):]: str(v) for k, v in f.attrs.items() if k.startswith("identity.")}
 
 
 def identity_diff(stored: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
@@ -90,11 +105,41 @@ class FeatureStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StaticDynError(
-                f"another process is writing {self.path} (lock {lock} is held); wait for it or "
-                "use another output directory"
-            ) from None
+            raise self._lock_error(self.path, lock) from None
         return fd
+
+    @classmethod
+    def check(cls, path: str | Path, identity: Mapping[str, object] | None) -> None:
+        """Refuse now what opening ``path`` would refuse, without writing anything.
+
+        Lock held by another process, an unreadable file or journal, a run with another
+        identity: the pipeline calls this before it builds a model or writes into the run
+        directory, so a refused run leaves a finished run's directory exactly as it was.
+        """
+        path = Path(path)
+        lock = path.with_name(path.name + ".lock")
+        if lock.exists():
+            fd = os.open(lock, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise cls._lock_error(path, lock) from None
+            finally:
+                os.close(fd)  # releases the shared lock at once
+        identity = {k: str(v) for k, v in (identity or {}).items()}
+        journal = Journal(path.with_name(path.name + ".journal"))
+        if journal.exists():
+            cls._check_identity(journal.read_meta().get("identity", {}), identity)
+        elif path.exists():
+            with _open_h5(path, "r") as f:
+                cls._check_identity(_stored_identity(f), identity)
+
+    @staticmethod
+    def _lock_error(path: Path, lock: Path) -> StaticDynError:
+        return StaticDynError(
+            f"another process is writing {path} (lock {lock} is held); wait for it or "
+            "use another output directory"
+        )
 
     def _open(self, attrs: Mapping[str, object], identity: Mapping[str, object] | None) -> None:
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
@@ -104,10 +149,8 @@ class FeatureStore:
             self._check_identity(meta.get("identity", {}), identity)
             self._rebuild(meta)
         elif self.path.exists():
-            self.f = h5py.File(self.path, "a")
-            stored = {k[len("identity."):]: str(v) for k, v in self.f.attrs.items()
-                      if k.startswith("identity.")}
-            self._check_identity(stored, identity)
+            self.f = _open_h5(self.path, "a")
+            self._check_identity(_stored_identity(self.f), identity)
             if not self.complete:  # no journal: nothing committed can be trusted; restart
                 self.f.close()
                 self.path.unlink()

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from staticdyn.errors import StoreUnreadableError
+
 META = "meta.json"
 
 
@@ -54,7 +56,15 @@ class Journal:
         self.write_meta(meta)
 
     def read_meta(self) -> dict[str, Any]:
-        return json.loads((self.root / META).read_text())
+        path = self.root / META
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            raise StoreUnreadableError(
+                f"{path} is unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                f"delete {self.root} and the features.h5 beside it to start this run over, "
+                "or use another output directory"
+            ) from None
 
     def write_meta(self, meta: Mapping[str, Any]) -> None:
         data = json.dumps(dict(meta), default=str).encode()

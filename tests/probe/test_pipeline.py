@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-from staticdyn.errors import DatasetError, UnknownChoiceError, UnknownLayerError
+from staticdyn.errors import (
+    ConfigMismatchError,
+    DatasetError,
+    InvalidSettingError,
+    UnknownChoiceError,
+    UnknownLayerError,
+)
 from staticdyn.metrics.analyze import LAYERWISE_COLUMNS, UNIT_SCORE_COLUMNS, UNITWISE_COLUMNS
 from staticdyn.pipeline import run
 
@@ -152,3 +160,58 @@ def test_several_seeds_give_mean_and_interval(cfg_factory) -> None:
     assert df["dynamic_pct_ci"].iloc[0] == pytest.approx(1.96 * vals.std() / np.sqrt(3))
     for s in (1, 2, 3):
         assert (res["run_dir"] / f"seed{s}" / "features.h5").exists()
+
+
+def _never(cfg):  # noqa: ANN001, ANN202
+    raise AssertionError("built something for a refused config")
+
+
+def test_bad_settings_are_refused_before_anything_is_built_or_written(cfg_factory,
+                                                                      monkeypatch) -> None:
+    import staticdyn.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "build_source", _never)
+    monkeypatch.setattr(pipeline, "build_model", _never)
+    accepted = []
+    for over, key in ((["probe.lambda=abc"], "probe.lambda"),
+                      (["probe.estimator=bogus"], "probe.estimator"),
+                      (["probe.n_pairs='8'", "probe.batch_size=x"], "probe.batch_size")):
+        cfg = cfg_factory("refused", ["model=toy3d", *over])
+        with pytest.raises(InvalidSettingError, match=key):
+            run(cfg, accept=lambda: accepted.append(1))
+        assert not Path(cfg.out_dir).exists()
+    assert accepted == []
+
+
+def test_too_few_pairs_of_a_factor_are_refused_before_the_model(cfg_factory,
+                                                               monkeypatch) -> None:
+    import staticdyn.pipeline as pipeline
+    from staticdyn.data.pairs import sample_pairs
+    from tests.helpers.fakes import FakeSource
+
+    # the authors' sampler draws the factor per video: 4 pairs may hold a single static one
+    videos = FakeSource().videos
+
+    def statics(seed: int) -> int:
+        return sum(p.factor for p in sample_pairs(videos, 3, 4, seed, "authors"))
+
+    lopsided = next(s for s in range(100) if statics(s) != 2)
+    monkeypatch.setattr(pipeline, "build_model", _never)
+    cfg = cfg_factory("lopsided", ["model=toy3d", "probe.n_pairs=4", "probe.sampler=authors",
+                                   f"probe.seed={lopsided}"])
+    with pytest.raises(InvalidSettingError, match=r"probe\.n_pairs=4.*pairs of each factor"):
+        run(cfg)
+    assert not Path(cfg.out_dir).exists()
+
+
+def test_accept_comes_after_every_check_and_before_the_first_write(cfg_factory) -> None:
+    cfg = cfg_factory(overrides=["model=toy3d", "probe.n_pairs=4"])
+    out = Path(cfg.out_dir)
+    seen = []
+    run(cfg, accept=lambda: seen.append(out.exists()))
+    assert seen == [False] and (out / "features.h5").exists()
+    # a different config in the finished directory is refused without accepting
+    other = cfg_factory(overrides=["model=toy3d", "probe.n_pairs=6"])
+    with pytest.raises(ConfigMismatchError, match="probe.n_pairs"):
+        run(other, accept=lambda: seen.append("refused run accepted"))
+    assert seen == [False]

@@ -78,3 +78,55 @@ def test_two_writers_never_share_a_file(tmp_path: Path) -> None:
             FeatureStore(p, {}, {})
     with FeatureStore(p, {}, {}) as s:  # released on close
         assert s.n_rows == 0
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_check_refuses_what_opening_would_without_writing(tmp_path: Path) -> None:
+    from staticdyn.errors import StaticDynError
+
+    p = tmp_path / "f.h5"
+    FeatureStore.check(p, {"model.name": "a"})  # nothing there yet: fine, nothing created
+    assert list(tmp_path.iterdir()) == []
+    with FeatureStore(p, {}, {"model.name": "a"}) as s:  # unfinished: checked via the journal
+        s.append(_rows(0, 2), _feats(2, 0), groups_done=2)
+        before = _files(tmp_path)
+        with pytest.raises(StaticDynError, match="another process is writing"):
+            FeatureStore.check(p, {"model.name": "a"})
+        assert _files(tmp_path) == before
+    FeatureStore.check(p, {"model.name": "a"})
+    with pytest.raises(ConfigMismatchError, match=r"model\.name: stored='a' now='b'"):
+        FeatureStore.check(p, {"model.name": "b"})
+    with FeatureStore(p, {}, {"model.name": "a"}) as s:  # finished: checked via the h5 attrs
+        s.finish()
+    before = _files(tmp_path)
+    with pytest.raises(ConfigMismatchError, match="model.name"):
+        FeatureStore.check(p, {"model.name": "b"})
+    assert _files(tmp_path) == before
+
+
+def test_a_corrupt_file_is_named_in_one_line(tmp_path: Path) -> None:
+    from staticdyn.errors import StoreUnreadableError
+
+    p = tmp_path / "features.h5"
+    p.write_bytes(b"\x00garbage, not HDF5")
+    for attempt in (lambda: FeatureStore.check(p, {}), lambda: FeatureStore(p, {}, {})):
+        with pytest.raises(StoreUnreadableError) as info:
+            attempt()
+        msg = str(info.value)
+        assert str(p) in msg and "delete it" in msg and "\n" not in msg
+    assert p.read_bytes() == b"\x00garbage, not HDF5"
+
+
+def test_a_corrupt_journal_is_named_in_one_line(tmp_path: Path) -> None:
+    from staticdyn.errors import StoreUnreadableError
+
+    p = tmp_path / "f.h5"
+    with FeatureStore(p, {}, {}) as s:
+        s.append(_rows(0, 1), _feats(1, 0), groups_done=1)
+    meta = tmp_path / "f.h5.journal" / "meta.json"
+    meta.write_text("{not json")
+    with pytest.raises(StoreUnreadableError, match=r"meta\.json is unreadable.*delete"):
+        FeatureStore.check(p, {})
