@@ -6,6 +6,15 @@ short-side bilinear resize, centre crop. Two-pathway models get the fast pathway
 frames * alpha and the slow pathway subsampled from it, as PyTorchVideo's PackPathway does.
 Written with plain torch ops (the same arithmetic as pytorchvideo.transforms) because
 pytorchvideo.transforms cannot be imported beside current torchvision (see README).
+
+Which frames a clip uses depends only on the video's frame count, the window start and the
+spec, so ``clip_indices`` computes them before anything is decoded and a source reads just
+those (``VideoSource.read_frames``). ``build_clip`` (all frames in memory) and
+``transform_clip`` (the picked frames only) give the same tensors bit for bit.
+
+The resize stays after normalisation, in float: resizing uint8 frames right after decoding
+(before stylisation and normalisation) rounds to integers and changes the pixel values, so the
+clip transform cannot move into the readers without changing every feature.
 """
 
 from __future__ import annotations
@@ -17,13 +26,35 @@ import torch
 import torch.nn.functional as F
 
 from staticdyn.data.spec import ClipSpec
+from staticdyn.errors import UnknownChoiceError, VideoReadError
+
+#: ``probe.short_videos``: what a video shorter than the n_sample_frames window gives.
+#: ``cycle`` (the authors' code, default) repeats it from frame 0, so the subsampled clip is
+#: out of order; ``stretch`` subsamples in order over the frames there are; ``skip`` refuses it.
+SHORT_VIDEOS: tuple[str, ...] = ("cycle", "stretch", "skip")
 
 
-def window_indices(num_frames: int, n_sample: int, start: int = 0) -> np.ndarray:
-    """Indices of n_sample consecutive frames from ``start``, cycling when the video is short."""
+def window_indices(num_frames: int, n_sample: int, start: int = 0,
+                   short_videos: str = "cycle", video: str = "") -> np.ndarray:
+    """Indices of n_sample consecutive frames from ``start``; see ``SHORT_VIDEOS`` for a video
+    shorter than the window (``video`` names it in the ``skip`` error)."""
+    if short_videos not in SHORT_VIDEOS:
+        raise UnknownChoiceError("probe.short_videos", str(short_videos), SHORT_VIDEOS)
     if num_frames < 1:
         raise ValueError("a video needs at least one frame")
+    if num_frames < n_sample and short_videos != "cycle":
+        if short_videos == "skip":
+            name = f"video '{video}'" if video else "video"
+            raise VideoReadError(
+                f"{name} has {num_frames} frames, fewer than the {n_sample}-frame window "
+                "(probe.short_videos=skip; cycle or stretch use it)")
+        return np.arange(num_frames)
     return (start + np.arange(n_sample)) % num_frames
+
+
+def is_cycled(num_frames: int, spec: ClipSpec, short_videos: str = "cycle") -> bool:
+    """Whether the clip of a ``num_frames`` video wraps around (its frames are out of order)."""
+    return short_videos == "cycle" and num_frames < spec.n_sample_frames
 
 
 def uniform_subsample_indices(n: int, t: int) -> np.ndarray:
@@ -55,16 +86,44 @@ def normalize_resize_crop(frames: np.ndarray | torch.Tensor, spec: ClipSpec) -> 
     return x[:, :, top : top + spec.crop, left : left + spec.crop].contiguous()
 
 
-def build_clip(frames: np.ndarray, spec: ClipSpec, start: int = 0) -> list[torch.Tensor]:
-    """Model input for one clip: a list with one (3, T_p, crop, crop) tensor per pathway."""
-    window = window_indices(frames.shape[0], spec.n_sample_frames, start)
-    t_max = spec.pathway_frames[-1]
-    picked = frames[window[uniform_subsample_indices(len(window), t_max)]]
+def clip_indices(num_frames: int, spec: ClipSpec, start: int = 0, short_videos: str = "cycle",
+                 video: str = "") -> np.ndarray:
+    """Video frame index of each frame of the clip's (fast or only) pathway, in clip order.
+
+    Needs only the frame count: the window from ``start`` (cycled, stretched or refused when
+    the video is shorter, see ``SHORT_VIDEOS``), then UniformTemporalSubsample to the largest
+    pathway's frame count. The slow pathway is a subsample of these (``pathway_indices``).
+    """
+    window = window_indices(num_frames, spec.n_sample_frames, start, short_videos, video)
+    return window[uniform_subsample_indices(len(window), spec.pathway_frames[-1])]
+
+
+def _slow_from_fast(t_fast: int, alpha: int) -> torch.Tensor:
+    """PackPathway's slow-pathway positions within the fast pathway."""
+    return torch.linspace(0, t_fast - 1, t_fast // alpha).long()
+
+
+def pathway_indices(num_frames: int, spec: ClipSpec, start: int = 0,
+                    short_videos: str = "cycle", video: str = "") -> list[np.ndarray]:
+    """Video frame indices per pathway, in the order the model takes them (slow first)."""
+    fast = clip_indices(num_frames, spec, start, short_videos, video)
+    if spec.alpha is None:
+        return [fast]
+    return [fast[_slow_from_fast(len(fast), spec.alpha).numpy()], fast]
+
+
+def transform_clip(picked: np.ndarray, spec: ClipSpec) -> list[torch.Tensor]:
+    """Model input from the clip's frames already picked (``frames[clip_indices(...)]``)."""
     x = normalize_resize_crop(picked, spec)
     if spec.alpha is None:
         return [x]
-    slow_idx = torch.linspace(0, x.shape[1] - 1, x.shape[1] // spec.alpha).long()
-    return [x.index_select(1, slow_idx), x]
+    return [x.index_select(1, _slow_from_fast(x.shape[1], spec.alpha)), x]
+
+
+def build_clip(frames: np.ndarray, spec: ClipSpec, start: int = 0,
+               short_videos: str = "cycle") -> list[torch.Tensor]:
+    """Model input for one clip: a list with one (3, T_p, crop, crop) tensor per pathway."""
+    return transform_clip(frames[clip_indices(frames.shape[0], spec, start, short_videos)], spec)
 
 
 def permute_clip(clip: list[torch.Tensor], perms: list[np.ndarray]) -> list[torch.Tensor]:

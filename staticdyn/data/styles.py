@@ -44,6 +44,7 @@ __all__ = [
     "load_stylizer",
     "make_texture",
     "mean_temporal_difference",
+    "style_frames",
     "texture_pattern",
 ]
 
@@ -181,6 +182,16 @@ class Stylizer(ABC):
             raise ValueError(f"style {style} out of range 0..{self.num_styles - 1}")
         return int(style)
 
+    def frame_local(self, style: int) -> bool:
+        """True when a frame's styled pixels depend on that frame alone (not on the rest of
+        the clip), so styling only the frames a clip uses gives the same pixels.
+
+        False by default: a user stylizer may use clip statistics, or batch frames in a way
+        that changes its arithmetic, so it gets the whole clip as it always did.
+        """
+        del style
+        return False
+
 
 # --------------------------------------------------------------------------------------------
 # built-in styles: each a callable frames -> frames
@@ -210,6 +221,8 @@ class _Style:
     """A single deterministic, temporally consistent transform of a whole clip."""
 
     name: str = "style"
+    #: a frame's output depends on that frame alone (see ``Stylizer.frame_local``)
+    frame_local: bool = True
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -237,6 +250,7 @@ class PaletteTransfer(_Style):
     """
 
     name = "palette"
+    frame_local = False  # the colour map comes from the whole clip's statistics
 
     def __init__(self, variant: int = 0, seed: int = 0):
         base = np.asarray(_PALETTES[variant % len(_PALETTES)], dtype=np.float64)
@@ -439,6 +453,9 @@ class BuiltinStyles(Stylizer):
         check_frames(frames)
         return self._styles[self._check_style(style)](frames)
 
+    def frame_local(self, style: int) -> bool:
+        return self._styles[self._check_style(style)].frame_local
+
 
 # --------------------------------------------------------------------------------------------
 # user stylizers
@@ -523,6 +540,15 @@ class TorchScriptStylizer(Stylizer):
 
 
 _TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
+
+
+def style_frames(stylizer: Stylizer, frames: np.ndarray, style: int,
+                 wanted: np.ndarray) -> np.ndarray:
+    """``stylizer(frames, style)[wanted]``, styling only ``frames[wanted]`` when the style is
+    frame-local: the same pixels, without styling frames the clip does not use."""
+    if stylizer.frame_local(style):
+        return stylizer(np.ascontiguousarray(frames[wanted]), style)
+    return stylizer(frames, style)[wanted]
 
 
 def load_stylizer(spec: str | Sequence[str] | Stylizer | None = None, num_styles: int = 4,

@@ -27,8 +27,14 @@ from staticdyn.data.frames import (
     write_frame_folder,
     write_labels_csv,
 )
-from staticdyn.data.source import VideoSource
-from staticdyn.data.styles import TEXTURE_KINDS, Stylizer, load_stylizer, make_texture
+from staticdyn.data.source import VideoSource, check_indices, unique_indices
+from staticdyn.data.styles import (
+    TEXTURE_KINDS,
+    Stylizer,
+    load_stylizer,
+    make_texture,
+    style_frames,
+)
 from staticdyn.errors import UnknownChoiceError, VideoReadError
 
 __all__ = [
@@ -352,6 +358,18 @@ class SyntheticSource(VideoSource):
 
     def read(self, video: str, style: int) -> np.ndarray:
         return self.stylizer(self.render(video).frames, style)
+
+    def frame_count(self, video: str, style: int) -> int:
+        self.index_of(video)
+        return self.frames_per_video
+
+    def read_frames(self, video: str, style: int, indices: Sequence[int]) -> np.ndarray:
+        """The whole video is rendered (motion is a function of the whole trajectory), but
+        only the wanted frames are styled when the style allows it (``style_frames``)."""
+        frames = self.render(video).frames
+        wanted = unique_indices(indices)
+        check_indices(video, wanted, len(frames))
+        return style_frames(self.stylizer, frames, style, wanted)
 
     def num_frames(self, video: str) -> int | None:
         self.index_of(video)

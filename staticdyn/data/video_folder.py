@@ -1,10 +1,14 @@
 """Any folder of video files, stylized on the fly.
 
 For users without a pre-stylized dataset: point ``root`` at mp4/avi/webm/mkv files, and every
-video is decoded with PyAV and rendered in ``num_styles`` built-in (or user) styles when read.
-Stylizing the whole decoded video at once keeps clip-wide statistics identical for every clip
-of that video, so a dynamic pair never differs by anything but style. An optional on-disk cache
-stores the stylized frames, because decoding + stylizing is the slow part of a probe.
+video is decoded with PyAV (``video_decode``) and rendered in ``num_styles`` built-in (or user)
+styles when read. A clip reads only the frames it uses: the frame count comes from the container
+(checked against its packets; decoded when the container has none), and only the stretch from
+the keyframe before the first wanted frame to the last wanted frame is decoded. Styles whose
+pixels depend on the whole clip's statistics (the built-in ``palette``, and any user stylizer)
+still get the whole decoded video, as before, so a dynamic pair never differs by anything but
+style and every pixel is the same as reading the whole video. An optional on-disk cache stores
+the stylized frames, because decoding + stylizing is the slow part of a probe.
 """
 
 from __future__ import annotations
@@ -15,83 +19,29 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
-import av
 import numpy as np
 
 from staticdyn.data.frames import load_labels_csv
-from staticdyn.data.source import VideoSource, existing_folder
+from staticdyn.data.source import (
+    VideoSource,
+    check_indices,
+    positive_setting,
+    unique_indices,
+)
 from staticdyn.data.styles import Stylizer, load_stylizer
+from staticdyn.data.video_decode import (
+    VideoIndex,
+    count_frames,
+    decode_frames,
+    decode_video,
+    probe_frame_count,
+    scan_video,
+)
 from staticdyn.errors import DatasetError, VideoReadError
 
 __all__ = ["VIDEO_EXTENSIONS", "VideoFolderSource", "decode_video", "probe_frame_count"]
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "avi", "webm", "mkv", "mov")
-
-# A container's frame count can be off by a frame or two (edit lists, B-frame priming), so
-# "truncated" means more than 2 % (or 2 frames) missing. Containers without a frame count
-# (mkv, webm) only give duration x frame rate, an estimate (audio may outlast video, rates may
-# vary), so there the decoded count must fall below 75 % of it.
-_TRUNCATION_SLACK = 0.02
-_ESTIMATE_SLACK = 0.25
-
-
-def _target_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    if not short_side or min(width, height) <= short_side:
-        return width, height
-    scale = short_side / min(width, height)
-    # even sizes: some swscale paths need them, and models never care about one pixel
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
-
-
-def probe_frame_count(path: str | Path) -> int | None:
-    """Frame count from the container header (no decoding); None when unknown or unreadable."""
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return None
-            n = int(container.streams.video[0].frames)
-            return n or None
-    except (av.FFmpegError, OSError, ValueError):
-        return None
-
-
-def decode_video(path: str | Path, max_frames: int | None = None,
-                 short_side: int | None = None) -> np.ndarray:
-    """Decode a video file to RGB uint8 (T, H, W, 3), optionally downscaled and capped.
-
-    Raises ``VideoReadError`` for a missing/corrupt file, a file without a video stream, zero
-    decodable frames, a decoding error mid-stream, or fewer frames than the header promises.
-    """
-    path = Path(path)
-    frames: list[np.ndarray] = []
-    expected, slack = 0, _TRUNCATION_SLACK
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoReadError(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            expected, slack = int(stream.frames or 0), _TRUNCATION_SLACK
-            if not expected and container.duration and stream.average_rate:
-                expected = int(container.duration / 1e6 * float(stream.average_rate))
-                slack = _ESTIMATE_SLACK
-            size: tuple[int, int] | None = None
-            for frame in container.decode(stream):
-                if size is None:
-                    size = _target_size(frame.width, frame.height, short_side)
-                frames.append(frame.to_ndarray(format="rgb24", width=size[0], height=size[1]))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except VideoReadError:
-        raise
-    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
-        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
-    if not frames:
-        raise VideoReadError(f"{path}: no decodable frames")
-    wanted = expected if max_frames is None else min(expected, max_frames)
-    if wanted and wanted - len(frames) > max(2, slack * wanted):
-        raise VideoReadError(f"{path}: truncated, decoded {len(frames)} of {wanted} frames")
-    return np.stack(frames)
 
 
 def _spec_repr(spec: object) -> object:
@@ -112,14 +62,20 @@ class VideoFolderSource(VideoSource):
     together with the settings that made them; a cache made with other settings is refused.
     """
 
+    #: frames decoded by this source so far (what reading only a clip's frames saves)
+    frames_decoded: int = 0
+
     def __init__(self, root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS,
                  labels_csv: str | Path | None = None, num_styles: int = 4, seed: int = 0,
                  stylizer: str | Sequence[str] | Stylizer | None = None, recursive: bool = True,
                  max_frames: int | None = None, short_side: int | None = None,
                  cache_dir: str | Path | None = None, name: str = "video_folder"):
         self.name = name
-        self.root = existing_folder(root, "video folder")
-        self.max_frames, self.short_side = max_frames, short_side
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise DatasetError(f"video folder {self.root} does not exist")
+        self.max_frames = positive_setting("max_frames", max_frames)
+        self.short_side = positive_setting("short_side", short_side)
         self.stylizer = load_stylizer(stylizer, num_styles=num_styles, seed=seed)
         self._paths = self._discover(extensions, recursive)
         self._labels: dict[str, int] = {}
@@ -131,6 +87,9 @@ class VideoFolderSource(VideoSource):
             self._labels, self.class_names = load_labels_csv(csv_path)
         self._decoded: OrderedDict[str, np.ndarray] = OrderedDict()
         self._counts: dict[str, int | None] = {}
+        self._exact: dict[str, int] = {}  # frames a full decode gives (what clips index)
+        self._indexes: OrderedDict[str, VideoIndex] = OrderedDict()
+        self._partial: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         if self.cache_dir is not None:
             self._check_cache_meta(seed, stylizer)
@@ -201,6 +160,8 @@ class VideoFolderSource(VideoSource):
             self._decoded.move_to_end(video)
             return self._decoded[video]
         frames = decode_video(self.path(video), self.max_frames, self.short_side)
+        self.frames_decoded += len(frames)
+        self._exact[video] = len(frames)
         self._decoded[video] = frames
         while len(self._decoded) > 2:
             self._decoded.popitem(last=False)
@@ -226,3 +187,78 @@ class VideoFolderSource(VideoSource):
         if self.cache_dir is None:
             return None
         return self.cache_dir / f"style_{int(style)}" / f"{video}.npy"
+
+    # -- reading only what a clip needs ------------------------------------------------------
+
+    def frame_count(self, video: str, style: int) -> int:
+        """Frames a full decode gives (capped at ``max_frames``), without decoding when the
+        container's count agrees with its packets; a cached stylized clip gives it directly."""
+        cached = self._cached(video, style)
+        if cached is not None:
+            return int(cached.shape[0])
+        if not self.stylizer.frame_local(style):
+            return len(self.decode(video))  # the style needs the whole video anyway
+        return self._exact_count(video)
+
+    def _exact_count(self, video: str) -> int:
+        if video in self._decoded:
+            return len(self._decoded[video])
+        if video not in self._exact:
+            index = self._index(video)
+            if index.count is not None:
+                n = index.count
+            else:  # no count in the container, or one the packets contradict: decode to count
+                n = count_frames(self.path(video), self.max_frames)
+                self.frames_decoded += n
+            self._exact[video] = min(n, self.max_frames) if self.max_frames else n
+        return self._exact[video]
+
+    def read_frames(self, video: str, style: int, indices: Sequence[int]) -> np.ndarray:
+        """Decode (and style) only the wanted frames when the style is frame-local; otherwise
+        the whole video, as ``read``. The pixels equal ``read(video, style)[wanted]``."""
+        wanted = unique_indices(indices)
+        cached = self._cached(video, style)
+        if cached is not None:
+            check_indices(video, wanted, cached.shape[0])
+            return np.array(cached[wanted])
+        if self.cache_dir is not None or not self.stylizer.frame_local(style):
+            whole = self.read(video, style)
+            check_indices(video, wanted, whole.shape[0])
+            return whole[wanted]
+        return self.stylizer(self._decode_some(video, wanted), style)
+
+    def _cached(self, video: str, style: int) -> np.ndarray | None:
+        """The stylized clip in ``cache_dir``, memory-mapped (only the rows indexed are read)."""
+        path = self._cache_path(video, style)
+        if path is None or not path.exists():
+            return None
+        try:
+            return np.load(path, mmap_mode="r")
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # a broken cache entry is recomputed
+            return None
+
+    def _index(self, video: str) -> VideoIndex:
+        if video not in self._indexes:
+            self._indexes[video] = scan_video(self.path(video))
+            while len(self._indexes) > 64:
+                self._indexes.popitem(last=False)
+        return self._indexes[video]
+
+    def _decode_some(self, video: str, wanted: np.ndarray) -> np.ndarray:
+        """Unstyled frames ``wanted``; the last two requests stay in memory (the two styles of
+        a dynamic pair read the same frames)."""
+        if video in self._decoded:
+            return self._decoded[video][wanted]
+        key = (video, wanted.tobytes())
+        if key in self._partial:
+            self._partial.move_to_end(key)
+            return self._partial[key]
+        check_indices(video, wanted, self._exact_count(video))
+        frames, decoded = decode_frames(self.path(video), wanted, self._index(video),
+                                        self.short_side)
+        self.frames_decoded += decoded
+        self._partial[key] = frames
+        while len(self._partial) > 2:
+            self._partial.popitem(last=False)
+        return frames

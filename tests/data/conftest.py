@@ -6,6 +6,7 @@ Everything is generated in ``tmp_path`` so the tests need no fixtures on disk an
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -36,6 +37,33 @@ def write_video(path: Path, frames: np.ndarray, codec: str = "mpeg4", rate: int 
         stream.pix_fmt = "yuv420p"
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_h264(path: Path, frames: np.ndarray, gop: int = 8, bframes: int = 2,
+               durations_ms: Sequence[int] | None = None, rotation: int | None = None) -> Path:
+    """Encode RGB frames with libx264: a keyframe every ``gop`` frames, B-frames (so decode
+    order differs from display order), optional per-frame durations (variable frame rate) and
+    display rotation (counter-clockwise degrees, as a phone writes it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={
+            "g": str(gop), "keyint_min": str(gop), "bf": str(bframes), "sc_threshold": "0"})
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = time_base
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        pts = 0
+        for t, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            vf.pts, vf.time_base = pts, time_base
+            pts += durations_ms[t] if durations_ms is not None else 40
+            for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -77,6 +105,12 @@ def decode_index() -> Callable[[np.ndarray], list[int]]:
 def video_writer() -> Callable[..., Path]:
     """``write_video`` as a fixture, so test modules need not import this conftest."""
     return write_video
+
+
+@pytest.fixture(scope="session")
+def h264_writer() -> Callable[..., Path]:
+    """``write_h264`` as a fixture (keyframe interval, B-frames, variable rate, rotation)."""
+    return write_h264
 
 
 @pytest.fixture(scope="session")

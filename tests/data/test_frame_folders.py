@@ -27,7 +27,10 @@ def test_reads_each_naming_convention(frame_tree: Tree, pattern: str, start: int
     assert frames.shape == (12, 16, 16, 3) and frames.dtype == np.uint8
     assert decode_index(frames) == list(range(12))  # numeric order, not string order
     assert src.num_frames("a") == 12
-    assert decode_index(src.read_frames("a", 0, [3, 0, 3])) == [3, 0, 3]
+    # read_frames gives the distinct indices in order, and decodes only those files
+    before = src.frames_decoded
+    assert decode_index(src.read_frames("a", 0, [3, 0, 3])) == [0, 3]
+    assert src.frames_decoded - before == 2 and src.frame_count("a", 0) == 12
 
 
 def test_style_folders_in_numeric_order_and_explicit(frame_tree: Tree) -> None:

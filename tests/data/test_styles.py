@@ -20,6 +20,7 @@ from staticdyn.data.styles import (
     TorchScriptStylizer,
     load_stylizer,
     mean_temporal_difference,
+    style_frames,
 )
 from staticdyn.data.synthetic import render_video
 from staticdyn.errors import UnknownChoiceError
@@ -187,3 +188,34 @@ def test_torchscript_stylizers(tmp_path: Path, clips: list[np.ndarray]) -> None:
     assert np.abs(per_style(clip, 1).astype(int) - np.rint(clip * 0.5)).max() <= 1
     with pytest.raises(ValueError, match="num_styles"):
         TorchScriptStylizer(str(one))
+
+
+@pytest.mark.parametrize("style", range(ALL_STYLES.num_styles), ids=ALL_STYLES.style_names)
+def test_frame_local_styles_give_the_same_pixels_on_a_subset(clips: list[np.ndarray],
+                                                             style: int) -> None:
+    """A style that says it is frame-local styles the frames a clip uses exactly as it styles
+    them inside the whole video; the palette transfer (clip statistics) says it is not."""
+    wanted = np.array([0, 3, 4, 11])
+    assert ALL_STYLES.frame_local(style) == (not ALL_STYLES.style_names[style]
+                                             .startswith("palette"))
+    for clip in clips:
+        whole = ALL_STYLES(clip, style)
+        np.testing.assert_array_equal(style_frames(ALL_STYLES, clip, style, wanted),
+                                      whole[wanted])
+        if ALL_STYLES.frame_local(style):
+            np.testing.assert_array_equal(ALL_STYLES(np.ascontiguousarray(clip[wanted]), style),
+                                          whole[wanted])
+
+
+def test_palette_depends_on_the_whole_clip(clips: list[np.ndarray]) -> None:
+    """Why the palette style is not frame-local: styling a subset changes its pixels."""
+    palette = BuiltinStyles(styles=["palette", "texture"])
+    clip = clips[0]
+    wanted = np.array([0, 1])
+    assert not np.array_equal(palette(np.ascontiguousarray(clip[wanted]), 0),
+                              palette(clip, 0)[wanted])
+
+
+def test_user_stylizers_are_not_frame_local() -> None:
+    fn = CallableStylizer(lambda frames, style: frames, num_styles=2)
+    assert not fn.frame_local(0) and not fn.frame_local(1)

@@ -31,6 +31,9 @@ class GroupItem:
     start: int = 0
     skip_reason: str | None = None
     skip_item: str = ""
+    # the clip's video is shorter than the n_sample_frames window and was cycled (METHOD.md 1):
+    # its "unshuffled" clip is already out of order, so runs count and report these
+    cycled: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,305 @@
+"""Decoding video files with PyAV: the whole file, or only the frames a clip needs.
+
+``decode_video`` decodes every frame (the reference). ``scan_video`` demuxes the file without
+decoding it and tells how many frames it has and where its keyframes are; ``decode_frames`` then
+decodes only from the keyframe before the first wanted frame to the last wanted frame, never the
+whole file, and gives the same pixels as ``decode_video(...)[wanted]``.
+
+Frames are numbered in the order a full decode outputs them, never by timestamp arithmetic
+(frame rate x time): with a variable frame rate, or B-frames, or a stream that does not start at
+zero, only the order is reliable. A keyframe's number is the rank of its presentation timestamp
+among every packet's; after a seek, every decoded frame's timestamp is checked against that
+order, and any surprise (a dropped or corrupt frame, a seek that lands elsewhere) falls back to
+decoding from the start, which is a full decode cut short.
+
+Rotation metadata (a portrait phone video stored sideways) is applied after the resize, with
+``np.rot90``, so the frame is upright and its pixels are not resampled twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from struct import unpack
+
+import av
+import numpy as np
+
+from staticdyn.errors import VideoReadError
+
+__all__ = ["VideoIndex", "decode_frames", "decode_video", "probe_frame_count", "scan_video"]
+
+# A container's frame count can be off by a frame or two (edit lists, B-frame priming), so
+# "truncated" means more than 2 % (or 2 frames) missing. Containers without a frame count
+# (mkv, webm) only give duration x frame rate, an estimate (audio may outlast video, rates may
+# vary), so there the decoded count must fall below 75 % of it.
+_TRUNCATION_SLACK = 0.02
+_ESTIMATE_SLACK = 0.25
+_DECODE_ERRORS = (av.FFmpegError, OSError, ValueError, EOFError)
+
+
+def _target_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    if not short_side or min(width, height) <= short_side:
+        return width, height
+    scale = short_side / min(width, height)
+    # even sizes: some swscale paths need them, and models never care about one pixel
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def _matrix_rotation(data: bytes) -> float | None:
+    """Counter-clockwise degrees of a DISPLAYMATRIX (libavutil's av_display_rotation_get)."""
+    if len(data) < 36:
+        return None
+    m = [v / 65536.0 for v in unpack("=9i", data[:36])]
+    scale0, scale1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if scale0 == 0.0 or scale1 == 0.0:
+        return None
+    return -math.degrees(math.atan2(m[1] / scale1, m[0] / scale0))
+
+
+def _rotation(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
+    """Quarter turns (counter-clockwise) that make ``frame`` upright.
+
+    PyAV >= 14 gives ``frame.rotation`` (from the frame's display matrix, which FFmpeg 7
+    attaches to every decoded frame); older PyAV exposes the frame's side data, and older FFmpeg
+    the stream's ``rotate`` tag (clockwise degrees).
+    """
+    degrees: float | None = getattr(frame, "rotation", None)
+    if degrees is None:
+        side = getattr(frame, "side_data", None)
+        try:
+            matrix = side.get("DISPLAYMATRIX") if side is not None else None
+            degrees = _matrix_rotation(bytes(matrix)) if matrix is not None else None
+        except (TypeError, ValueError, KeyError):
+            degrees = None
+    if degrees is None:
+        tag = stream.metadata.get("rotate")
+        degrees = -float(tag) if tag not in (None, "") else 0.0
+    return int(round(degrees / 90.0)) % 4
+
+
+def _to_rgb(frame: av.VideoFrame, size: tuple[int, int], quarter_turns: int) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
+
+
+def _open_video(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    container = av.open(str(path))
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError(f"{path}: no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def probe_frame_count(path: str | Path) -> int | None:
+    """Frame count from the container header (no decoding); None when unknown or unreadable."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            n = int(container.streams.video[0].frames)
+            return n or None
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+
+
+def decode_video(path: str | Path, max_frames: int | None = None,
+                 short_side: int | None = None) -> np.ndarray:
+    """Decode a video file to RGB uint8 (T, H, W, 3), optionally downscaled and capped.
+
+    Raises ``VideoReadError`` for a missing/corrupt file, a file without a video stream, zero
+    decodable frames, a decoding error mid-stream, or fewer frames than the header promises.
+    """
+    path = Path(path)
+    frames: list[np.ndarray] = []
+    expected, slack = 0, _TRUNCATION_SLACK
+    try:
+        container, stream = _open_video(path)
+        with container:
+            expected, slack = _expected_count(container, stream)
+            size: tuple[int, int] | None = None
+            for frame in container.decode(stream):
+                if size is None:
+                    size = _target_size(frame.width, frame.height, short_side)
+                frames.append(_to_rgb(frame, size, _rotation(frame, stream)))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except VideoReadError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+    if not frames:
+        raise VideoReadError(f"{path}: no decodable frames")
+    _check_truncation(path, len(frames), expected, slack, max_frames)
+    return np.stack(frames)
+
+
+def _expected_count(container: av.container.InputContainer,
+                    stream: av.video.stream.VideoStream) -> tuple[int, float]:
+    """(frame count the header promises or duration x rate estimates, allowed shortfall)."""
+    expected = int(stream.frames or 0)
+    if expected:
+        return expected, _TRUNCATION_SLACK
+    if container.duration and stream.average_rate:
+        return int(container.duration / 1e6 * float(stream.average_rate)), _ESTIMATE_SLACK
+    return 0, _TRUNCATION_SLACK
+
+
+def _check_truncation(path: Path, decoded: int, expected: int, slack: float,
+                      max_frames: int | None) -> None:
+    wanted = expected if max_frames is None else min(expected, max_frames)
+    if wanted and wanted - decoded > max(2, slack * wanted):
+        raise VideoReadError(f"{path}: truncated, decoded {decoded} of {wanted} frames")
+
+
+@dataclass(frozen=True)
+class VideoIndex:
+    """What demuxing a file (without decoding) says about its video frames.
+
+    ``count``: the frame count when the header's count and the packets agree (then a full
+    decode gives exactly that many), else None (count by decoding). ``pts``: presentation
+    timestamps sorted, so frame i of a full decode has ``pts[i]``; None when a packet has no
+    timestamp or two share one (then frames can only be numbered by decoding from the start).
+    ``keyframes``: (frame index, presentation timestamp) of every keyframe, in frame order.
+    Seeking to a keyframe's presentation timestamp lands on it (mp4 and mkv seek by
+    presentation time); a demuxer that lands earlier costs a few frames, one that lands later
+    is caught by the timestamp check and the clip is decoded from the start.
+    """
+
+    count: int | None
+    pts: np.ndarray | None
+    keyframes: tuple[tuple[int, int], ...]
+
+
+def scan_video(path: str | Path) -> VideoIndex:
+    """Demux every video packet of ``path`` (no decoding): cheap next to decoding."""
+    path = Path(path)
+    pts: list[int | None] = []
+    keys: list[int | None] = []
+    damaged = False
+    try:
+        container, stream = _open_video(path)
+        with container:
+            header = int(stream.frames or 0)
+            try:
+                for packet in container.demux(stream):
+                    if packet.size == 0 or getattr(packet, "is_discard", False):
+                        continue  # the flush packet, or a frame an edit list drops
+                    damaged = damaged or bool(getattr(packet, "is_corrupt", False))
+                    pts.append(packet.pts)
+                    if packet.is_keyframe:
+                        keys.append(packet.pts)
+            except _DECODE_ERRORS:
+                damaged = True
+    except VideoReadError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+    count = header if header and not damaged and len(pts) == header else None
+    if not pts or any(p is None for p in pts) or len(set(pts)) != len(pts):
+        return VideoIndex(count, None, ())
+    order = np.sort(np.asarray(pts, dtype=np.int64))
+    rank = {int(p): i for i, p in enumerate(order)}
+    keyframes = sorted((rank[int(p)], int(p)) for p in keys if p is not None)
+    return VideoIndex(count, order, tuple(keyframes))
+
+
+def count_frames(path: str | Path, max_frames: int | None = None) -> int:
+    """Frames a full decode gives (decoded, not converted): for containers without a count.
+
+    Raises ``VideoReadError`` exactly where ``decode_video`` would (no frames, truncated).
+    """
+    path = Path(path)
+    n = 0
+    try:
+        container, stream = _open_video(path)
+        with container:
+            expected, slack = _expected_count(container, stream)
+            for _ in container.decode(stream):
+                n += 1
+                if max_frames is not None and n >= max_frames:
+                    break
+    except VideoReadError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+    if not n:
+        raise VideoReadError(f"{path}: no decodable frames")
+    _check_truncation(path, n, expected, slack, max_frames)
+    return n
+
+
+def decode_frames(path: str | Path, wanted: np.ndarray, index: VideoIndex | None = None,
+                  short_side: int | None = None) -> tuple[np.ndarray, int]:
+    """Frames ``wanted`` (sorted, distinct) as ``decode_video(path, ...)[wanted]`` gives them.
+
+    Seeks to the keyframe at or before the first wanted frame (when ``index`` allows it) and
+    stops after the last wanted frame. Returns the frames and how many frames were decoded.
+    Raises ``VideoReadError`` when the file has fewer frames than the last wanted index.
+    """
+    path = Path(path)
+    first = int(wanted[0])
+    start, seek_ts = 0, None
+    if index is not None and index.pts is not None:
+        for rank, ts in index.keyframes:
+            if rank > first:
+                break
+            start, seek_ts = rank, ts
+    decoded = 0
+    if start > 0 and seek_ts is not None and index is not None and index.pts is not None:
+        frames, decoded = _decode_from(path, wanted, short_side, start, seek_ts, index.pts)
+        if frames is not None:
+            return frames, decoded
+    frames, n = _decode_from(path, wanted, short_side)
+    decoded += n
+    if frames is None:
+        raise VideoReadError(f"{path}: frame {int(wanted[-1])} requested, "
+                             f"the video decodes only {n} frames")
+    return frames, decoded
+
+
+def _decode_from(path: Path, wanted: np.ndarray, short_side: int | None, start: int = 0,
+                 seek_ts: int | None = None,
+                 pts: np.ndarray | None = None) -> tuple[np.ndarray | None, int]:
+    """Decode from frame ``start`` (after seeking to ``seek_ts``; from the beginning when
+    None) to the last wanted frame. (None, decoded) when the decoder's output does not follow
+    the index (then the caller decodes from the beginning) or the stream ends first."""
+    last = int(wanted[-1])
+    want = set(int(i) for i in wanted)
+    out: dict[int, np.ndarray] = {}
+    decoded = 0
+    try:
+        container, stream = _open_video(path)
+        with container:
+            if seek_ts is not None:
+                container.seek(seek_ts, stream=stream, backward=True, any_frame=False)
+            i = start
+            size: tuple[int, int] | None = None
+            for frame in container.decode(stream):
+                decoded += 1
+                if seek_ts is not None and pts is not None:
+                    if frame.pts is None:
+                        return None, decoded
+                    if frame.pts < pts[start] and i == start:
+                        continue  # a leading frame shown before the keyframe
+                    if frame.pts != pts[i] or getattr(frame, "is_corrupt", False):
+                        return None, decoded
+                if size is None:
+                    size = _target_size(frame.width, frame.height, short_side)
+                if i in want:
+                    out[i] = _to_rgb(frame, size, _rotation(frame, stream))
+                if i == last:
+                    break
+                i += 1
+    except VideoReadError:
+        raise
+    except _DECODE_ERRORS as exc:
+        if seek_ts is not None:
+            return None, decoded
+        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+    if len(out) != len(want):
+        return None, decoded
+    return np.stack([out[int(i)] for i in wanted]), decoded
