@@ -33,7 +33,7 @@ from staticdyn.data.source import VideoSource
 from staticdyn.data.tasks import get_task
 from staticdyn.errors import StaticDynError
 from staticdyn.models import zoo
-from staticdyn.pipeline import build_source
+from staticdyn.pipeline import build_source, check_config
 from tests.helpers.configs import CONF
 
 
@@ -170,7 +170,11 @@ def test_root_free_dataset_instantiates(cfg_of: Compose, name: str, tmp_path: Pa
 def test_rooted_dataset_fails_with_one_line_naming_the_root(
     cfg_of: Compose, name: str, tmp_path: Path
 ) -> None:
-    assert OmegaConf.is_missing(cfg_of(f"dataset={name}").dataset, "root")
+    unset = cfg_of(f"dataset={name}", f"out_root={tmp_path}")
+    assert OmegaConf.is_missing(unset.dataset, "root")
+    with pytest.raises(StaticDynError, match=r"^dataset\.root is not set") as info:
+        check_config(unset)  # what run.py checks before anything is built
+    assert "\n" not in str(info.value)
     root = tmp_path / "no_such_root"
     cfg = cfg_of(f"dataset={name}", f"dataset.root={root}")
     with pytest.raises(StaticDynError) as info:
@@ -184,9 +188,8 @@ def test_rooted_dataset_fails_with_one_line_naming_the_root(
 @pytest.mark.parametrize("name", PROBES)
 def test_probe_config_composes_and_names_its_task(cfg_of: Compose, name: str) -> None:
     cfg = cfg_of(f"probe={name}")
-    probe = OmegaConf.to_container(cfg.probe, resolve=True)
-    assert isinstance(probe, dict)
-    assert get_task(probe["task"]).name == probe["task"]
+    settings = check_config(cfg)  # every probe key valid, as run.py checks it
+    assert get_task(settings.task).name == settings.task
 
 
 @pytest.mark.parametrize("name", LAUNCHERS)
@@ -242,6 +245,7 @@ def test_experiment_and_every_job_of_its_sweep_compose(cfg_of: Compose, name: st
             OmegaConf.update(job_cfg, key, f"/user/{key}")
         tree = OmegaConf.to_container(job_cfg, resolve=True)  # every interpolation lands
         assert isinstance(tree, dict)
+        check_config(job_cfg)  # and the job's probe settings are valid
         model = tree["model"]["name"]
         assert model in MODELS and tree["dataset"]["name"] in DATASETS
         get_task(tree["probe"]["task"])
