@@ -12,7 +12,7 @@ The result, one ``LayerIO`` per alias, is what the hooks pool by (``PooledHooks(
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,22 +88,29 @@ def _choices() -> str:
     return ", ".join(OUTPUT_LAYOUTS)
 
 
-def candidate_layouts(shape: Sequence[int], batch: int, channels: int | None) -> list[Layout]:
-    """Every layout of the vocabulary that fits the shape, batch and declared channels."""
+def candidate_layouts(
+    shape: Sequence[int], batch: int, channels: int | None, frames: Collection[int]
+) -> list[Layout]:
+    """Every layout of the vocabulary that fits the shape, the batch and the declared channels.
+    A time-folded reading needs exactly batch x T rows for a clip length T (> 1) of the input,
+    so a sequence-first (L, B, C) output is not mistaken for (B*T, L, C)."""
+    folded_rows = {batch * t for t in frames if t > 1}
     return [
         lay for lay in OUTPUT_LAYOUTS.values()
-        if fits(lay, shape, batch) and (channels is None or pooled_width(lay, shape) == channels)
+        if fits(lay, shape, batch) and (not lay.folded or shape[0] in folded_rows)
+        and (channels is None or pooled_width(lay, shape) == channels)
     ]
 
 
 def infer_layout(
-    where: str, shapes: Sequence[tuple[int, ...]], batch: int, declared: tuple[int, str] | None
+    where: str, shapes: Sequence[tuple[int, ...]], batch: int, declared: tuple[int, str] | None,
+    frames: Collection[int] = (),
 ) -> Layout:
     """The one layout that fits every pooled element (pathway) of a layer; LayoutError if none
     or several do. The channel check applies to single-tensor outputs, where the module's last
     channel-declaring submodule describes that tensor."""
     channels = declared[0] if declared and len(shapes) == 1 else None
-    per_element = [set(candidate_layouts(s, batch, channels)) for s in shapes]
+    per_element = [set(candidate_layouts(s, batch, channels, frames)) for s in shapes]
     common = set.intersection(*per_element) if per_element else set()
     shown = " + ".join(str(s) for s in shapes)
     decl = f", channels {declared[0]} declared by its {declared[1]}" if declared else ""
@@ -135,7 +142,8 @@ def _element_shapes(x: object, where: str) -> tuple[tuple[int, ...], ...]:
 
 
 def resolve_one(
-    alias: str, path: str, module: nn.Module, out: object, batch: int, io: ModelIO
+    alias: str, path: str, module: nn.Module, out: object, batch: int, io: ModelIO,
+    frames: Collection[int] = (),
 ) -> LayerIO:
     """The LayerIO of one layer from its dry-run output (see the module docstring)."""
     declared, explicit, selector = io.declared(alias, path)
@@ -149,7 +157,8 @@ def resolve_one(
             f"does not fit its declared layout {declared.name}. Valid choices: {_choices()}"
         )
     else:  # undeclared, or the model default does not fit this layer's rank: verify
-        layout, source = infer_layout(where, shapes, batch, declared_channels(module)), "inferred"
+        declared_by = declared_channels(module)
+        layout, source = infer_layout(where, shapes, batch, declared_by, frames), "inferred"
     channels = sum(pooled_width(layout, s) for s in shapes)
     return LayerIO(alias, path, layout, selector, source, shapes, channels)
 
@@ -168,6 +177,12 @@ def example_inputs(
     gen = torch.Generator().manual_seed(seed)
     clips = [torch.randn(batch, 3, t, size, size, generator=gen) for t in spec.pathway_frames]
     return clips[0] if len(clips) == 1 else clips
+
+
+def clip_lengths(example: torch.Tensor | Sequence[torch.Tensor]) -> set[int]:
+    """The clip lengths T of (B, C, T, H, W) example inputs (one per pathway)."""
+    tensors = [example] if isinstance(example, torch.Tensor) else list(example)
+    return {int(x.shape[2]) for x in tensors if isinstance(x, torch.Tensor) and x.ndim == 5}
 
 
 class _Captured(Exception):  # noqa: N818 - control flow, not an error
@@ -220,13 +235,14 @@ def dry_run(
     else:
         inputs = [x.to(device) for x in example]
         batch = int(inputs[0].shape[0])
+    frames = clip_lengths(example)
     found: dict[str, LayerIO | LayoutError] = {}
 
     def make_hook(alias: str, path: str):  # noqa: ANN202
         def hook(mod: nn.Module, _inp: object, out: object) -> None:
             if alias not in found:
                 try:
-                    found[alias] = resolve_one(alias, path, mod, out, batch, io)
+                    found[alias] = resolve_one(alias, path, mod, out, batch, io, frames)
                 except LayoutError as exc:
                     found[alias] = exc
             if len(found) == len(layers):

@@ -87,12 +87,12 @@ def select_output(out: object, selector: Selector | None, where: str) -> object:
 
 
 def fits(layout: Layout, shape: Sequence[int], batch: int) -> bool:
-    """Rank and batch axis agree: the batch axis holds ``batch`` rows (folded forms: a multiple
-    of ``batch``, more than one step of time each)."""
+    """Rank and batch axis agree: the batch axis holds ``batch`` rows (folded forms: a whole
+    number of time steps per clip)."""
     if len(shape) != layout.rank:
         return False
     if layout.folded:
-        return shape[0] % batch == 0 and shape[0] // batch > 1
+        return shape[0] % batch == 0
     return shape[layout.batch_axis] == batch
 
 
