@@ -241,6 +241,8 @@ def decode_frames(path: str | Path, wanted: np.ndarray, index: VideoIndex | None
     Raises ``VideoReadError`` when the file has fewer frames than the last wanted index.
     """
     path = Path(path)
+    if len(wanted) == 0:
+        raise ValueError(f"{path}: no frames requested")
     first = int(wanted[0])
     start, seek_ts = 0, None
     if index is not None and index.pts is not None:
