@@ -87,12 +87,14 @@ def _card(cfg: DictConfig) -> dict[str, Any]:
     return card
 
 
-def _smoke_sized(card: dict[str, Any]) -> dict[str, Any]:
-    """The card with its own ``smoke:`` clip and builder_kwargs merged in."""
-    smoke = card["smoke"]
-    return {**card, "clip": {**card["clip"], **smoke["clip"]},
-            "builder_kwargs": {**(card.get("builder_kwargs") or {}),
-                               **(smoke.get("builder_kwargs") or {})}}
+def _smoke_sized(cfg: DictConfig) -> dict[str, Any]:
+    """The composed card with its own ``smoke:`` clip and builder_kwargs merged in *before*
+    resolution, as a command-line override would be (a card value may interpolate another)."""
+    smoke = cfg.model.smoke
+    base = cfg.copy()
+    OmegaConf.set_struct(base, False)
+    return _card(OmegaConf.merge(base, {"model": {"clip": smoke.clip,
+                                                  "builder_kwargs": smoke.builder_kwargs}}))
 
 
 def _build(card: dict[str, Any]) -> zoo.ZooModel:
@@ -123,7 +125,7 @@ def test_model_card_composes_with_known_keys(cfg_of: Compose, name: str) -> None
 
 @pytest.mark.parametrize("name", BUILDABLE)
 def test_model_card_builds_at_its_smoke_size(cfg_of: Compose, name: str) -> None:
-    card = _smoke_sized(_card(cfg_of(f"model={name}")))
+    card = _smoke_sized(cfg_of(f"model={name}"))
     model = _build(card)
     assert model.name == name and model.untrained and model.checkpoint is None
     assert isinstance(model.module, nn.Module) and not model.module.training
@@ -135,14 +137,14 @@ def test_model_card_builds_at_its_smoke_size(cfg_of: Compose, name: str) -> None
 @pytest.mark.parametrize("name", REAL)
 def test_real_tensor_builders_still_fail_on_meta(cfg_of: Compose, name: str) -> None:
     """When this fails the builder was fixed upstream: drop the card from ``REAL``."""
-    card = _smoke_sized(_card(cfg_of(f"model={name}")))
+    card = _smoke_sized(cfg_of(f"model={name}"))
     with torch.device("meta"), pytest.raises(RuntimeError, match="meta"):
         zoo.from_config(card)
 
 
 @pytest.mark.parametrize("name", sorted(NEEDS_USER_INPUT))
 def test_card_needing_user_input_says_what_to_set(cfg_of: Compose, name: str) -> None:
-    card = _smoke_sized(_card(cfg_of(f"model={name}")))
+    card = _smoke_sized(cfg_of(f"model={name}"))
     with pytest.raises(StaticDynError, match=NEEDS_USER_INPUT[name]) as info:
         zoo.from_config(card)
     assert "\n" not in str(info.value)
@@ -151,7 +153,7 @@ def test_card_needing_user_input_says_what_to_set(cfg_of: Compose, name: str) ->
 def test_custom_card_builds_once_a_builder_is_named(cfg_of: Compose) -> None:
     cfg = cfg_of("model=custom", "model.builder=staticdyn.models.nets.toy.Tiny3D",
                  "+model.builder_kwargs.width=4", "model.default_layers=[blocks.1]")
-    model = _build(_smoke_sized(_card(cfg)))
+    model = _build(_smoke_sized(cfg))
     assert type(model.module).__name__ == "Tiny3D"
     assert model.resolve_layers(None) == {"blocks.1": "blocks.1"}
 
@@ -227,7 +229,7 @@ def _user_keys(node: DictConfig | ListConfig, prefix: str = "") -> list[str]:
 
 def _built_layer_names(cfg_of: Compose, model: str) -> set[str]:
     if model not in _LAYER_NAMES:
-        _layer_names(_build(_smoke_sized(_card(cfg_of(f"model={model}")))))
+        _layer_names(_build(_smoke_sized(cfg_of(f"model={model}"))))
     return _LAYER_NAMES[model]
 
 
