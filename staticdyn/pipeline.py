@@ -150,7 +150,7 @@ def run_seeds(cfg: DictConfig) -> dict[str, Any]:
     """
     import pandas as pd
 
-    from staticdyn.metrics.bootstrap import seed_interval
+    from staticdyn.report.seeds import seed_summary
 
     out = run_dir_of(cfg)
     seeds = [int(s) for s in cfg.probe.seeds]
@@ -167,16 +167,10 @@ def run_seeds(cfg: DictConfig) -> dict[str, Any]:
                                       "score_dynamic", "score_static"]),
                        ("unitwise", ["dynamic", "static", "joint", "residual", "dead"])):
         df = pd.concat([getattr(r["tables"], name).assign(seed=s) for s, r in results.items()])
-        rows = []
-        for layer, g in df.groupby("layer", sort=False):
-            row: dict[str, Any] = {"model": g["model"].iloc[0], "dataset": g["dataset"].iloc[0],
-                                   "layer": layer, "n_seeds": len(g)}
-            for c in cols:
-                mean, half = seed_interval(g[c].to_numpy(float))
-                row[c], row[f"{c}_ci"] = float(mean), float(half)
-            rows.append(row)
+        summary = seed_summary(df, cols, keys=("model", "dataset", "layer"), index_col=None,
+                               half_width=True)
         path = out / f"seeds_{name}.csv"
-        pd.DataFrame(rows).to_csv(path, index=False)
+        summary.to_csv(path, index=False)
         files[name] = path
         print(f"wrote {path}")
     return {"run_dir": out, "seeds": results, "files": files}

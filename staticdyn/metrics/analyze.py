@@ -1,7 +1,7 @@
 """From a features.h5 file to the per-run tables, without the model.
 
-This is the only place the metrics touch the store format: it reads one layer at a time (a
-(N, C) pair of matrices), so memory stays at one layer however many layers were probed.
+One layer at a time (a (N, C) pair of matrices), so memory stays at one layer however many
+layers were probed. Each layer's statistics are computed once and give both metrics.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
-from staticdyn.metrics.layerwise import layerwise
-from staticdyn.metrics.unitwise import classify_units, count_classes, unit_scores
+from staticdyn.metrics.core import check_estimator, layer_result, row_stats, unit_ratios
+from staticdyn.metrics.core import class_counts as count_units
+from staticdyn.metrics.features_file import open_features
 
 LAYERWISE_COLUMNS: list[str] = [
     "model", "dataset", "layer", "units", "pairs_dynamic", "pairs_static", "score_dynamic",
@@ -37,55 +37,30 @@ class RunTables:
     meta: dict[str, object] = field(default_factory=dict)
 
 
-def _attr_str(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def read_layer(f: h5py.File, layer: str) -> tuple[np.ndarray, np.ndarray]:
-    g = f["features"][layer]
-    n = int(f.attrs.get("n_rows", g["a"].shape[0]))
-    return g["a"][:n], g["b"][:n]
-
-
-def layer_names(f: h5py.File) -> list[str]:
-    """Layers in the order they were requested (stored as an attribute; h5 sorts group names)."""
-    if "layers" in f.attrs:
-        return [_attr_str(x) for x in f.attrs["layers"]]
-    return list(f["features"].keys())
-
-
 def analyze_h5(
     path: str | Path, lam: float = 0.5, estimator: str = "pooled",
     layers: list[str] | None = None,
 ) -> RunTables:
     """Layer-wise, unit-wise and per-unit score tables for every layer of a features file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"features file not found: {path}")
+    check_estimator(estimator)
     lw, uw, us = [], [], []
-    with h5py.File(path, "r") as f:
-        model = _attr_str(f.attrs.get("model", "?"))
-        dataset = _attr_str(f.attrs.get("dataset", "?"))
-        n = int(f.attrs.get("n_rows", f["pairs"]["factor"].shape[0]))
-        factor = f["pairs"]["factor"][:n].astype(np.int64)
-        names = layer_names(f)
-        if layers:
-            unknown = [x for x in layers if x not in names]
-            if unknown:
-                raise KeyError(f"layers {unknown} are not in {path}. Valid: {', '.join(names)}")
-            names = list(layers)
-        meta = {k: _attr_str(v) for k, v in f.attrs.items() if k not in ("layers",)}
+    with open_features(path) as src:
+        meta: dict[str, object] = dict(src.meta())
+        model, dataset = meta.get("model", "?"), meta.get("dataset", "?")
+        names = src.select(layers)
         for layer in names:
-            za, zb = read_layer(f, layer)
-            res = layerwise(za, zb, factor, estimator=estimator)
-            lw.append({"model": model, "dataset": dataset, "layer": layer, **res.as_dict()})
-            r_d, r_s, dead = unit_scores(za, zb, factor)
-            counts = count_classes(classify_units(r_d, r_s, dead, lam))
+            stats = row_stats(*src.rows(layer), src.factor,
+                              with_total_var=estimator == "pooled")
+            lw.append({"model": model, "dataset": dataset, "layer": layer,
+                       **layer_result(stats, estimator).as_dict()})
+            r_d, r_s, dead = unit_ratios(stats)
+            counts = {k: int(v) for k, v in count_units(r_d, r_s, dead, lam).items()}
             uw.append({"model": model, "dataset": dataset, "layer": layer, "lambda": lam,
-                       **counts.as_dict()})
+                       **counts})
             us.append(pd.DataFrame({"layer": layer, "unit": np.arange(len(r_d)),
                                     "r_dynamic": r_d, "r_static": r_s}))
-    meta.update({"lambda": lam, "estimator": estimator, "n_pairs": n, "path": str(path)})
+        n = src.n_rows
+    meta.update({"lambda": lam, "estimator": estimator, "n_pairs": n, "path": str(Path(path))})
     return RunTables(
         layerwise=pd.DataFrame(lw, columns=LAYERWISE_COLUMNS),
         unitwise=pd.DataFrame(uw, columns=UNITWISE_COLUMNS),

@@ -1,9 +1,10 @@
-"""Unit classes as a function of the threshold lambda (METHOD.md section 4).
+"""Unit classes as a function of lambda, for one run (numbers only; the table and figure files
+are written by ``staticdyn.report.lambda_sweep``).
 
-Lambda = 0.5 is a convention, not a property of the network. Showing the class counts over
-lambda in [0.1, 0.9] tells a reader whether a conclusion ("this layer is mostly static") holds
-for any reasonable threshold or only at the chosen one. The per-unit ratios r_dynamic and
-r_static do not depend on lambda, so the sweep re-thresholds them and never touches features.
+Why: the unit-wise classes depend on the threshold lambda (0.5 by default, a choice the paper
+makes without a sensitivity check). The per-unit ratios r_dynamic and r_static do not depend on
+lambda, so the sweep re-thresholds them with the one class rule (``core.class_masks``) and never
+touches features.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from staticdyn.metrics.unitwise import UNIT_CLASSES
+from staticdyn.metrics.core import UNIT_CLASSES, class_counts, row_stats, unit_ratios
+from staticdyn.metrics.features_file import open_features
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from staticdyn.metrics.analyze import RunTables
 
 SWEEP_COLUMNS: list[str] = ["layer", "lambda", *UNIT_CLASSES]
 
@@ -33,17 +33,10 @@ def sweep_counts(
     r_dynamic: np.ndarray, r_static: np.ndarray, dead: np.ndarray,
     lambdas: Sequence[float] | np.ndarray,
 ) -> np.ndarray:
-    """(L, 5) counts in UNIT_CLASSES order for each lambda, same rules as classify_units."""
+    """(L, 5) counts in UNIT_CLASSES order for each lambda, by the unit-wise class rule."""
     lam = np.asarray(lambdas, dtype=np.float64)[:, None]
-    live = ~np.asarray(dead, bool)[None, :]
-    hi_d = (np.asarray(r_dynamic)[None, :] > lam) & live
-    hi_s = (np.asarray(r_static)[None, :] > lam) & live
-    dyn = (hi_d & ~hi_s).sum(axis=1)
-    stat = (hi_s & ~hi_d).sum(axis=1)
-    joint = (hi_d & hi_s).sum(axis=1)
-    n_dead = np.full(lam.shape[0], int((~live).sum()))
-    residual = live.sum() - dyn - stat - joint
-    return np.stack([dyn, stat, joint, residual, n_dead], axis=1)
+    counts = class_counts(r_dynamic, r_static, dead, lam)
+    return np.stack([counts[k] for k in UNIT_CLASSES], axis=1)
 
 
 def dead_from_scores(r_dynamic: np.ndarray, r_static: np.ndarray) -> np.ndarray:
@@ -55,17 +48,34 @@ def dead_from_scores(r_dynamic: np.ndarray, r_static: np.ndarray) -> np.ndarray:
     return (np.asarray(r_dynamic) == 0.0) & (np.asarray(r_static) == 0.0)
 
 
+def _lambdas(lambdas: Sequence[float] | np.ndarray | None) -> np.ndarray:
+    return default_lambdas() if lambdas is None else np.asarray(lambdas, float)
+
+
 def lambda_sweep(
     unit_scores: pd.DataFrame, lambdas: Sequence[float] | np.ndarray | None = None
 ) -> pd.DataFrame:
     """Tidy table (layer, lambda, class counts) from a run's unit_scores table."""
-
-    lams = default_lambdas() if lambdas is None else np.asarray(lambdas, float)
+    lams = _lambdas(lambdas)
     frames = []
     for layer, g in unit_scores.groupby("layer", sort=False):
         r_d = g["r_dynamic"].to_numpy(float)
         r_s = g["r_static"].to_numpy(float)
         frames.append(_layer_frame(layer, r_d, r_s, dead_from_scores(r_d, r_s), lams))
+    return _stack(frames)
+
+
+def lambda_sweep_h5(
+    path: str | Path, lambdas: Sequence[float] | np.ndarray | None = None,
+    layers: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Same table straight from a features file, with the exact dead mask of unit_scores."""
+    lams = _lambdas(lambdas)
+    frames = []
+    with open_features(path) as src:
+        for layer in src.select(layers):
+            stats = row_stats(*src.rows(layer), src.factor, with_total_var=False)
+            frames.append(_layer_frame(layer, *unit_ratios(stats), lams))
     return _stack(frames)
 
 
@@ -86,42 +96,3 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=SWEEP_COLUMNS)
     return pd.concat(frames, ignore_index=True)[SWEEP_COLUMNS]
-
-
-def lambda_sweep_h5(
-    path: str | Path, lambdas: Sequence[float] | np.ndarray | None = None,
-    layers: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Same table straight from a features file, with the exact dead mask of unit_scores."""
-    import h5py
-
-    from staticdyn.metrics.analyze import layer_names, read_layer
-    from staticdyn.metrics.unitwise import unit_scores as compute_scores
-
-    lams = default_lambdas() if lambdas is None else np.asarray(lambdas, float)
-    frames = []
-    with h5py.File(path, "r") as f:
-        n = int(f.attrs.get("n_rows", f["pairs"]["factor"].shape[0]))
-        factor = f["pairs"]["factor"][:n].astype(np.int64)
-        for layer in list(layers) if layers else layer_names(f):
-            r_d, r_s, dead = compute_scores(*read_layer(f, layer), factor)
-            frames.append(_layer_frame(layer, r_d, r_s, dead, lams))
-    return _stack(frames)
-
-
-def write_lambda_sweep(tables: RunTables, out_dir: str | Path) -> dict[str, Path]:
-    """lambda_sweep.csv and lambda_sweep.png for a run; returns the paths by file name."""
-    from staticdyn.report.figures import lambda_sweep_figure, save_figure
-    from staticdyn.report.run_report import is_untrained
-    from staticdyn.report.tables import write_csv
-
-    out_dir = Path(out_dir)
-    sweep = lambda_sweep(tables.unit_scores)
-    written = {"lambda_sweep.csv": write_csv(sweep, out_dir / "lambda_sweep.csv", SWEEP_COLUMNS)}
-    title = f"{tables.meta.get('model', '?')} on {tables.meta.get('dataset', '?')}"
-    if is_untrained(tables.meta):
-        title += " [UNTRAINED]"
-    fig = lambda_sweep_figure(sweep, title=title, mark=float(tables.meta.get("lambda", 0.5)))
-    for path in save_figure(fig, out_dir / "lambda_sweep", formats=("png",)):
-        written[path.name] = path
-    return written

@@ -17,11 +17,9 @@ import numpy as np
 import pandas as pd
 
 from staticdyn.metrics.analyze import LAYERWISE_COLUMNS, UNITWISE_COLUMNS
-from staticdyn.metrics.bootstrap import seed_interval
 from staticdyn.report.runs import (
     FEATURES,
     INFO_COLUMNS,
-    KEY_COLUMNS,
     LAYERWISE,
     STATUS_COLUMNS,
     RunInfo,
@@ -30,6 +28,7 @@ from staticdyn.report.runs import (
     inspect_run,
     submitit_run_dir,
 )
+from staticdyn.report.seeds import seed_summary
 from staticdyn.report.tables import to_latex, to_markdown, write_csv
 
 log = logging.getLogger("staticdyn.report")
@@ -98,7 +97,8 @@ def _tables_of(
     tables = analyze_h5(info.run_dir / FEATURES, lam=float(info.keys["lambda"] or 0.5),
                         estimator=info.keys["estimator"] or "pooled")
     if n_boot:
-        from staticdyn.metrics.bootstrap import attach_intervals, bootstrap_h5
+        from staticdyn.metrics.bootstrap import bootstrap_h5
+        from staticdyn.metrics.intervals import attach_intervals
 
         boot = bootstrap_h5(info.run_dir / FEATURES, n_boot=n_boot, lam=float(
             info.keys["lambda"] or 0.5), estimator=info.keys["estimator"] or "pooled")
@@ -204,36 +204,6 @@ def _stack(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True)
     extra = [c for c in df.columns if c not in columns]
     return df[[c for c in columns if c in df.columns] + extra]
-
-
-def seed_summary(df: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
-    """Mean over seeds with the papers' 1.96 * std / sqrt(n) interval as ``_lo``/``_hi``.
-
-    Groups by every identity column except seed (and run_dir), plus the layer. A group with a
-    single seed has no seed spread: it keeps the run's bootstrap interval when there is one,
-    else NaN (an interval of zero width would claim a certainty nobody measured).
-    """
-    keys = [c for c in KEY_COLUMNS if c != "seed"] + ["untrained", "layer"]
-    if df.empty:
-        return pd.DataFrame(columns=[*keys, "layer_index", "n_seeds", *value_cols])
-    rows = []
-    for gkey, g in df.groupby(keys, sort=False, dropna=False):
-        row = dict(zip(keys, gkey, strict=True))
-        row["layer_index"] = int(g["layer_index"].min())
-        row["n_seeds"] = n = int(g["seed"].nunique())
-        for col in value_cols:
-            values = g[col].to_numpy(float)
-            mean, half = seed_interval(values)
-            row[col] = float(mean)
-            if n > 1:
-                row[f"{col}_lo"], row[f"{col}_hi"] = float(mean - half), float(mean + half)
-            elif f"{col}_lo" in g.columns:
-                row[f"{col}_lo"] = float(g[f"{col}_lo"].iloc[-1])
-                row[f"{col}_hi"] = float(g[f"{col}_hi"].iloc[-1])
-            else:
-                row[f"{col}_lo"] = row[f"{col}_hi"] = float("nan")
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def write_sweep_tables(result: SweepResult, out_dir: str | Path) -> dict[str, Path]:

@@ -1,35 +1,30 @@
 """Per-layer, per-factor moments stored beside the rows (``/summary``).
 
 They let a sweep report, and shards merge their statistics, without reading every feature row
-(see staticdyn.metrics.moments). Computed once when a run finishes, reading the rows in chunks so
-memory stays bounded however many pairs the file holds.
+(see staticdyn.metrics.moments, which computes them). Computed once when a run finishes, reading
+the rows in chunks so memory stays bounded however many pairs the file holds. This module only
+decides where in the file they live.
 """
 
 from __future__ import annotations
 
 import h5py
-import numpy as np
 
-from staticdyn.metrics.factors import FACTOR_NAMES
-from staticdyn.metrics.moments import MOMENT_KEYS, Moments
+from staticdyn.metrics.core import FACTOR_NAMES, MOMENT_KEYS, Moments
+from staticdyn.metrics.features_file import FeaturesFile
+from staticdyn.metrics.moments import CHUNK_ROWS, accumulate_moments
 
-CHUNK_ROWS = 4096
+__all__ = ["CHUNK_ROWS", "compute_summary", "read_summary", "write_summary"]
 
 
 def compute_summary(f: h5py.File) -> dict[str, dict[str, Moments]]:
-    n = int(f.attrs["n_rows"])
-    factor = f["pairs/factor"][:n].astype(np.int64)
+    """Moments of every stored layer (layers without rows are left out)."""
+    src = FeaturesFile(f)
     out: dict[str, dict[str, Moments]] = {}
     for layer, g in f["features"].items():
         if "a" not in g:
             continue
-        acc: dict[str, Moments] | None = None
-        for lo in range(0, n, CHUNK_ROWS):
-            hi = min(n, lo + CHUNK_ROWS)
-            a, b, fac = g["a"][lo:hi], g["b"][lo:hi], factor[lo:hi]
-            part = {name: Moments.of(a[fac == k], b[fac == k])
-                    for k, name in enumerate(FACTOR_NAMES)}
-            acc = part if acc is None else {k: acc[k] + part[k] for k in acc}
+        acc = accumulate_moments(src, layer, CHUNK_ROWS)
         if acc is not None:
             out[layer] = acc
     return out

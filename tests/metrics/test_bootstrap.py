@@ -1,4 +1,4 @@
-"""Bootstrap intervals: exactness of the moment formulation, coverage, and the seed protocol."""
+"""Bootstrap intervals: exactness of the moment formulation and coverage."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import pytest
 from staticdyn.metrics.bootstrap import (
     bootstrap_layer,
     draw_counts,
-    percentile_interval,
     prepare_layer,
     resample_counts,
-    seed_interval,
     stats_from_weights,
 )
-from staticdyn.metrics.factors import split_by_factor
+from staticdyn.metrics.core import split_by_factor
+from staticdyn.metrics.intervals import percentile_interval
 from staticdyn.metrics.layerwise import layerwise
 from staticdyn.metrics.unitwise import UNIT_CLASSES, unitwise
 from tests.helpers.fabricate import planted_features
@@ -138,18 +137,6 @@ def test_intervals_cover_planted_truth_at_nominal_rate() -> None:
     rate = hits / trials
     sd = math.sqrt(0.95 * 0.05 / trials)
     assert 0.95 - 3.5 * sd <= rate <= 0.95 + 3.5 * sd, rate
-
-
-def test_seed_interval_is_mean_and_196_std_over_sqrt_n() -> None:
-    values = np.array([20.0, 22.0, 24.0, 26.0])
-    mean, half = seed_interval(values)
-    assert mean == pytest.approx(23.0)
-    assert half == pytest.approx(1.96 * np.std(values) / 2.0)
-    _, half1 = seed_interval(values, ddof=1)
-    assert half1 == pytest.approx(1.96 * np.std(values, ddof=1) / 2.0)
-    m2, h2 = seed_interval(np.array([[1.0, 2.0], [3.0, 6.0]]), axis=0)
-    np.testing.assert_allclose(m2, [2.0, 4.0])
-    np.testing.assert_allclose(h2, 1.96 * np.array([1.0, 2.0]) / math.sqrt(2))
 
 
 def test_paper_estimator_needs_separate_moments() -> None:

@@ -13,9 +13,9 @@ from staticdyn.metrics.lambda_sweep import (
     lambda_sweep,
     lambda_sweep_h5,
     sweep_counts,
-    write_lambda_sweep,
 )
 from staticdyn.metrics.unitwise import classify_units, count_classes, unit_scores
+from staticdyn.report.lambda_sweep import write_lambda_sweep
 from tests.helpers.fabricate import write_features_h5
 from tests.helpers.planted import planted
 
