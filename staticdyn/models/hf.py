@@ -83,12 +83,33 @@ def _check_fields(defaults: Any, config: Mapping[str, Any]) -> None:
         raise UnknownChoiceError(f"{type(defaults).__name__} field", unknown[0], fields)
 
 
-def _from_folder(cls: Any, path: str, config: Mapping[str, Any]) -> nn.Module:
-    """``from_pretrained`` on a local folder, refusing any model key the files do not fill.
+def _loaded(cls: Any, path: str, **kwargs: Any) -> nn.Module:
+    """``cls.from_pretrained`` on a local folder, refusing any model key the files leave at
+    random (missing or shape-mismatched); keys the model does not use are only logged."""
+    model, info = cls.from_pretrained(path, local_files_only=True, output_loading_info=True,
+                                      **kwargs)
+    missing, mismatched = info.get("missing_keys") or [], info.get("mismatched_keys") or []
+    if missing or mismatched:
+        shown = ", ".join(map(str, [*missing, *mismatched][:5]))
+        raise StaticDynError(f"'{path}' does not fill {cls.__name__}: {len(missing)} missing "
+                             f"and {len(mismatched)} shape-mismatched keys [{shown}]")
+    unexpected = info.get("unexpected_keys") or []
+    if unexpected:  # a classification head or text tower the probed model does not have
+        log.info("%s: %d keys not used by %s (e.g. %s)", path, len(unexpected), cls.__name__,
+                 unexpected[0])
+    return model
+
+
+def _from_folder(cls: Any, path: str, config: Mapping[str, Any], tower: str | None) -> nn.Module:
+    """The model of a local folder, every key filled from its files (see ``_loaded``).
 
     ``config`` fields are set on the folder's config first (a card's ``num_frames`` equal to
     the folder's is a no-op; a different one changes the position embeddings, and the weights
-    then no longer fit, which is refused below)."""
+    then no longer fit, which is refused). ``tower``: the folder may hold a larger model whose
+    attribute ``tower`` is this model (or its attribute of that name): X-CLIP's
+    ``vision_model`` is an ``XCLIPVisionModel``. The folder's model is then loaded whole and
+    that tower's weights are copied strictly; a folder of this model itself loads directly.
+    """
     transformers = _transformers()
     folder = Path(path).expanduser()
     if not (folder / "config.json").is_file():
@@ -100,17 +121,20 @@ def _from_folder(cls: Any, path: str, config: Mapping[str, Any]) -> nn.Module:
     _check_fields(folder_config, config)
     for key, value in config.items():
         setattr(folder_config, key, value)
-    model, info = cls.from_pretrained(str(folder), config=folder_config, local_files_only=True,
-                                      output_loading_info=True)
-    missing, mismatched = info.get("missing_keys") or [], info.get("mismatched_keys") or []
-    if missing or mismatched:
-        shown = ", ".join(map(str, [*missing, *mismatched][:5]))
-        raise StaticDynError(f"'{path}' does not fill {cls.__name__}: {len(missing)} missing "
-                             f"and {len(mismatched)} shape-mismatched keys [{shown}]")
-    unexpected = info.get("unexpected_keys") or []
-    if unexpected:  # a classification head or text tower the probed model does not have
-        log.info("%s: %d keys not used by %s (e.g. %s)", path, len(unexpected), cls.__name__,
-                 unexpected[0])
+    folder_type = json.loads((folder / "config.json").read_text()).get("model_type")
+    if not tower or folder_type == getattr(folder_config, "model_type", None):
+        return _loaded(cls, str(folder), config=folder_config)
+    whole = _loaded(transformers.AutoModel, str(folder))
+    model = cls(folder_config)
+    source, target = getattr(whole, tower, None), getattr(model, tower, model)
+    if not isinstance(source, nn.Module) or not isinstance(target, nn.Module):
+        raise StaticDynError(f"builder_kwargs.tower '{tower}' is not a module of both "
+                             f"{type(whole).__name__} ('{path}') and {cls.__name__}")
+    try:
+        target.load_state_dict(source.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise StaticDynError(f"'{path}': the {tower} of {type(whole).__name__} does not fit "
+                             f"{cls.__name__}: {str(exc).splitlines()[0]}") from exc
     return model
 
 
@@ -187,6 +211,7 @@ def build_hf(
     model_type: str | None = None,
     input: Mapping[str, Any] | None = None,  # noqa: A002 - the card's key
     forward_kwargs: Mapping[str, Any] | None = None,
+    tower: str | None = None,
     **config: Any,
 ) -> nn.Module:
     """A Hugging Face model that takes our (B, C, T, H, W) clip (see the module docstring).
@@ -194,12 +219,14 @@ def build_hf(
     ``path``: local folder (``model.hf_path``); ``model_type``: for ``AutoModel`` without a
     folder; ``input``: the card's input block (layout default NTCHW, keyword default the
     model's ``main_input_name``, frames default ``config.num_frames``); ``forward_kwargs``:
-    extra forward arguments (V-JEPA 2: ``skip_predictor: true``); ``config``: config fields
-    (``hidden_size``, ``num_frames`` ...) over the defaults, or over the folder's config.json.
+    extra forward arguments (V-JEPA 2: ``skip_predictor: true``); ``tower``: take this
+    attribute's weights from a larger model in the folder (X-CLIP: ``vision_model``);
+    ``config``: config fields (``hidden_size``, ``num_frames`` ...) over the defaults, or over
+    the folder's config.json.
     """
     cls = _model_class(model_class)
     if path:
-        model = _from_folder(cls, str(path), config)
+        model = _from_folder(cls, str(path), config, tower)
     else:
         model = _random_init(cls, model_class, model_type, config)
     declared = input_spec_from({"layout": "NTCHW", **(input or {})}, type(model).__name__)

@@ -76,15 +76,27 @@ def build_framewise(arch: str = "resnet18", **timm_kwargs: Any) -> nn.Module:
     return model
 
 
+def _pooled_feature_path(module: nn.Module) -> str | None:
+    """Module path whose output is the per-frame pooled feature (pre-logits): the classifier
+    while it is an Identity (``num_classes=0``), else a global pool that is a module."""
+    get_classifier = getattr(module, "get_classifier", None)
+    head = get_classifier() if callable(get_classifier) else None
+    candidates = [head] if isinstance(head, nn.Identity) else []
+    pool = getattr(module, "global_pool", None)
+    candidates += [pool] if isinstance(pool, nn.Module) else []
+    paths = {id(sub): name for name, sub in module.named_modules() if name}
+    return next((paths[id(c)] for c in candidates if id(c) in paths), None)
+
+
 def timm_stages(module: nn.Module) -> tuple[dict[str, str], list[str]]:
     """``stage1..stageK`` on the modules timm lists in ``feature_info`` (stem first), plus
-    ``pool`` on the global pool where it is a module; default layers: the stages."""
+    ``pool`` on the per-frame pooled feature (see ``_pooled_feature_path``); default layers:
+    the stages."""
     info = getattr(module, "feature_info", None)
     if not info:
         raise StaticDynError(f"timm model {type(module).__name__} lists no feature_info stages; "
                              "name layers by module path (model.default_layers=[...])")
     entries = info.get_dicts() if hasattr(info, "get_dicts") else list(info)
     stages = {f"stage{i + 1}": str(e["module"]) for i, e in enumerate(entries)}
-    extra = {"pool": "global_pool"} if isinstance(getattr(module, "global_pool", None),
-                                                  nn.Module) else {}
-    return {**stages, **extra}, list(stages)
+    pooled = _pooled_feature_path(module)
+    return {**stages, **({"pool": pooled} if pooled else {})}, list(stages)
