@@ -76,7 +76,12 @@ def import_mmaction() -> Any:
         raise StaticDynError(f"mmaction2 is not importable ({exc}): {INSTALL_HINT}") from exc
     _install_drn_stub()
     from mmaction.registry import MODELS
-    from mmaction.utils import register_all_modules
+    from mmaction.utils import dependency, register_all_modules
+
+    # mmaction2 1.2.0 imports its VindLU multimodal models whenever transformers >= 4.28 is
+    # installed, and they need transformers 4 internals; with the hf extra (transformers 5)
+    # that import fails and takes every recognizer with it. staticdyn never builds them.
+    dependency.WITH_MULTIMODAL = False
 
     with warnings.catch_warnings():
         # mmcv-lite has no compiled ops; only detection-style deformable attention needs them.
