@@ -164,6 +164,20 @@ def test_frame_folders_read_only_the_clip(frame_root: Path, spec: ClipSpec,
         assert old.frames_out >= 5 * counting.frames_out
 
 
+def test_styles_that_disagree_skip_the_group(frame_tree: Callable[..., Path]) -> None:
+    """A style with another frame count or frame size is named, as with whole reads."""
+    root = frame_tree(["short", "wide"], styles=["style_0", "style_1"], n_frames=70)
+    (root / "style_1" / "short" / "frame_00070.jpg").unlink()
+    write_frame_folder(root / "style_1" / "wide", np.zeros((70, 16, 24, 3), np.uint8))
+    src = FrameFolderSource(root)
+    short = load_group(src, 0, [Pair(0, 0, DYNAMIC, "short", 0, 1, 1)], SPEC8)
+    assert short.skip_item == "short@style_1" and "has 69 frames" in str(short.skip_reason)
+    wide = load_group(src, 0, [Pair(0, 0, DYNAMIC, "wide", 0, 1, 1)], SPEC8)
+    assert wide.skip_item == "wide@style_1"
+    assert "style style_1 has shape (70, 16, 24, 3), style style_0 has (70, 16, 16, 3)" \
+        in str(wide.skip_reason)
+
+
 # -- video files -------------------------------------------------------------------------------
 
 
