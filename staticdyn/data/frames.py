@@ -29,6 +29,7 @@ import numpy as np
 from staticdyn.data.source import (
     VideoSource,
     check_indices,
+    existing_folder,
     unique_indices,
 )
 from staticdyn.errors import DatasetError, VideoReadError
@@ -213,11 +214,9 @@ class FrameFolderSource(VideoSource):
                  styles: Sequence[str | int] | None = None, labels_csv: str | Path | None = None,
                  name: str = "frames"):
         self.name = name
-        self.root = Path(root).expanduser()
         self.pattern = pattern
         pattern_regex(pattern)  # validate early
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset root {self.root} does not exist")
+        self.root = existing_folder(root, "dataset root")
         self._labels: dict[str, int] = {}
         self.class_names: list[str] = []
         self._count_cache: dict[str, int] = {}

@@ -9,10 +9,25 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 
 from staticdyn.errors import DatasetError, VideoReadError
+
+
+def existing_folder(path: str | Path, what: str) -> Path:
+    """``path`` (``~`` expanded) if it is a folder; else one line saying what it is instead.
+
+    Every source checks its root here, so a root that is a file says so, instead of the
+    misleading "does not exist".
+    """
+    root = Path(path).expanduser()
+    if root.is_dir():
+        return root
+    if root.exists():
+        raise DatasetError(f"{what} {root} is a file, not a folder: point it at the folder")
+    raise DatasetError(f"{what} {root} does not exist")
 
 
 class VideoSource(ABC):

@@ -25,6 +25,7 @@ from staticdyn.data.frames import load_labels_csv
 from staticdyn.data.source import (
     VideoSource,
     check_indices,
+    existing_folder,
     positive_setting,
     unique_indices,
 )
@@ -71,9 +72,7 @@ class VideoFolderSource(VideoSource):
                  max_frames: int | None = None, short_side: int | None = None,
                  cache_dir: str | Path | None = None, name: str = "video_folder"):
         self.name = name
-        self.root = Path(root).expanduser()
-        if not self.root.is_dir():
-            raise DatasetError(f"video folder {self.root} does not exist")
+        self.root = existing_folder(root, "video folder")
         self.max_frames = positive_setting("max_frames", max_frames)
         self.short_side = positive_setting("short_side", short_side)
         self.stylizer = load_stylizer(stylizer, num_styles=num_styles, seed=seed)
