@@ -141,6 +141,7 @@ class ProbeChoices:
     samplers: tuple[str, ...]
     estimators: tuple[str, ...]
     dtypes: tuple[str, ...]
+    short_videos: tuple[str, ...]
 
 
 # Converters: each returns the value in its type or raises ValueError; _Key adds the message.
@@ -285,6 +286,8 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "seeds": _Key("null (one run with probe.seed) or a list of distinct integers >= 0, "
                       "e.g. [1,2,3,4]", _to_seeds),
         "clip_start": _Key(f"one of {', '.join(CLIP_STARTS)}", _one_of(CLIP_STARTS)),
+        "short_videos": _Key(f"one of {', '.join(choices.short_videos)}",
+                             _one_of(choices.short_videos)),
         "device": _Key("cpu, cuda or cuda:N (a torch device)", _to_device),
         "dtype": _Key(f"one of {', '.join(choices.dtypes)}", _one_of(choices.dtypes)),
         "amp": _Key("false, bf16 or fp16 (GPU autocast)", _to_amp),
@@ -327,6 +330,7 @@ class ProbeSettings:
     layers: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None
     clip_start: str = "first"
+    short_videos: str | None = None  # None = not given, the action task's default applies
     device: str = "cpu"
     dtype: str = "float32"
     amp: str | None = None  # None (off), "bf16" or "fp16"

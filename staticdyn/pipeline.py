@@ -28,6 +28,7 @@ from staticdyn.config import (
     resolved,
     run_dir_of,
 )
+from staticdyn.data.clips import SHORT_VIDEOS
 from staticdyn.data.pairs import DYNAMIC, SCHEMES, STATIC, Pair, group_pairs
 from staticdyn.data.source import VideoSource
 from staticdyn.data.tasks import TASK_MODULES, Task, get_task
@@ -45,7 +46,7 @@ def probe_choices() -> ProbeChoices:
     """The valid values of the probe's choice keys, read from the modules that implement them
     (a task's own sampler list, e.g. VOS's, is checked again when it draws its pairs)."""
     return ProbeChoices(tasks=tuple(TASK_MODULES), samplers=SCHEMES, estimators=ESTIMATORS,
-                        dtypes=tuple(DTYPES))
+                        dtypes=tuple(DTYPES), short_videos=SHORT_VIDEOS)
 
 
 def check_config(cfg: DictConfig) -> ProbeSettings:
