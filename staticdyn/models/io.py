@@ -106,7 +106,7 @@ def _selector(value: Any, where: str) -> Selector | None:
     )
 
 
-def _per_layer(value: Any, key: str, entry: str) -> tuple[Any, dict[str, Any]]:
+def _per_layer(value: Any) -> tuple[Any, dict[str, Any]]:
     """(model default, {alias or path: value}) of a ``layout`` / ``output`` card value."""
     if isinstance(value, Mapping):
         over = {str(k): v for k, v in value.items() if str(k) != DEFAULT_KEY}
@@ -171,12 +171,12 @@ def io_from_card(cfg: Mapping[str, Any]) -> ModelIO:
             f"model '{entry}' takes clips of {spec.frames} frames (input.frames), but "
             f"clip.frames={clip_frames}: set model.clip.frames={spec.frames} or change both"
         )
-    default, layouts = _per_layer(cfg.get("layout"), "layout", entry)
+    default, layouts = _per_layer(cfg.get("layout"))
     if default is not None:
         output_layout(default, f"model '{entry}'")
     for name, lay in layouts.items():
         output_layout(lay, f"model '{entry}', layer {name}")
-    out_default, outputs = _per_layer(cfg.get("output"), "output", entry)
+    out_default, outputs = _per_layer(cfg.get("output"))
     return ModelIO(
         input=spec,
         layout=str(default) if default is not None else None,
