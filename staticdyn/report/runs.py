@@ -141,7 +141,7 @@ def card_facts(cfg: dict[str, object]) -> dict[str, str | None]:
 def read_card_facts(run_dir: Path) -> dict[str, str | None]:
     """The card facts run ``run_dir`` recorded (Hydra's config, else the features.h5 copy)."""
     attrs: dict[str, object] = {}
-    if (run_dir / FEATURES).is_file():
+    if not (run_dir / HYDRA_CONFIG).is_file() and (run_dir / FEATURES).is_file():
         try:
             attrs = read_h5_attrs(run_dir / FEATURES)
         except (OSError, KeyError):

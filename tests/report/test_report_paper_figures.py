@@ -10,7 +10,7 @@ import pytest
 
 from staticdyn.report.aggregate import SweepResult, collect_runs
 from staticdyn.report.paper_figures import BUILDERS, FigureInputs, build_paper_figures
-from staticdyn.report.runs import UNKNOWN, card_facts
+from staticdyn.report.runs import UNKNOWN, card_facts, read_card_facts
 from staticdyn.report.selection import card_value, group_panels, split_layer
 from tests.helpers.fabricate import STAGES, make_run, make_sweep
 
@@ -99,6 +99,14 @@ def test_a_run_without_card_keys_is_unknown_with_a_warning(tmp_path: Path, caplo
     assert len(warned) == 1 and str(run) in warned[0] and "model.arch_group" in warned[0]
     assert BUILDERS["fig3_left"](inp)  # drawn, in an "unknown" panel
     assert BUILDERS["fig5_left"](inp) == []  # not taken for SlowOnly/FastOnly
+
+
+def test_card_facts_from_features_h5_without_hydra(tmp_path: Path) -> None:
+    """A run made without Hydra (Python API) keeps its config in features.h5 only."""
+    run = make_run(tmp_path / "api", STAGES, "net", "synthetic", hydra=False,
+                   card={"arch_group": "SlowFast", "pathway_kind": None})
+    assert not (run / ".hydra").exists()
+    assert read_card_facts(run) == {"arch_group": "SlowFast", "pathway_kind": None}
 
 
 def test_card_facts_of_a_flat_config() -> None:
