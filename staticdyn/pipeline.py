@@ -35,6 +35,7 @@ from staticdyn.data.tasks import TASK_MODULES, Task, get_task
 from staticdyn.errors import DatasetError, InvalidSettingError, StaticDynError
 from staticdyn.metrics.layerwise import ESTIMATORS
 from staticdyn.models.spec import ZooModel
+from staticdyn.probe.api import layer_io
 
 log = logging.getLogger("staticdyn")
 
@@ -178,8 +179,13 @@ def run_seeds(cfg: DictConfig) -> dict[str, Any]:
 
 
 def list_layers(model: ZooModel) -> dict[str, Any]:
-    text = "\n".join(f"  {a:<16} -> {p}" for a, p in model.layers.items())
-    print(f"aliases of model '{model.name}':\n{text}\nmodule paths:\n  "
+    """Every alias with its module path, output shape on a dry run, layout and channel count,
+    then the raw module paths (any of which ``probe.layers`` also accepts)."""
+    from staticdyn.probe.layers_table import layer_table
+
+    table = layer_table(model, io=model.io) if model.clip_spec.task == "action" else "\n".join(
+        f"  {a:<16} -> {p}" for a, p in model.layers.items())
+    print(f"aliases of model '{model.name}':\n{table}\nmodule paths:\n  "
           + "\n  ".join(model.module_paths()))
     return {"listed": True}
 
@@ -244,6 +250,8 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
     task, pairs, groups, first = plan_pairs(source, settings)
     model = build_model(cfg)
     layers = model.resolve_layers(list(settings.layers) if settings.layers else None)
+    # every layer's tensor layout, declared or verified on a dry run, before any data is read
+    io = layer_io(model, layers)
     device, dtype = device_of(settings), DTYPES[settings.dtype]
     if accept is not None:
         accept()
@@ -285,7 +293,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
                 batch_size=settings.batch_size, num_workers=settings.num_workers,
                 device=device, amp=settings.amp, dtype=dtype,
                 load_fn=task.load_group, probe_cfg=settings.task_values,
-                progress=settings.progress,
+                progress=settings.progress, io=io,
             )
         skipped = store.skipped()
         n_rows = store.n_rows

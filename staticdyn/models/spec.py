@@ -14,6 +14,7 @@ from torch import nn
 
 from staticdyn.data.spec import ClipSpec
 from staticdyn.errors import UnknownLayerError
+from staticdyn.models.io import ModelIO
 
 __all__ = ["ClipSpec", "ZooModel"]
 
@@ -33,6 +34,8 @@ class ZooModel:
     untrained: bool = True
     checkpoint: str | None = None
     default_layers: list[str] = field(default_factory=list)
+    # tensor layouts declared by the card (input side, per-layer output layouts, selectors)
+    io: ModelIO = field(default_factory=ModelIO)
 
     def __post_init__(self) -> None:
         self.module.eval()

@@ -42,6 +42,7 @@ from staticdyn.models.builders import NO_DOWNLOAD_HINT, build_module, import_obj
 from staticdyn.models.checkpoints.card import CheckpointCard
 from staticdyn.models.checkpoints.loading import load_checkpoint
 from staticdyn.models.custom import builder_path
+from staticdyn.models.io import io_from_card
 from staticdyn.models.spec import ZooModel
 
 CONFIG_KEYS = frozenset({
@@ -167,6 +168,7 @@ def from_config(cfg: Mapping[str, Any] | Any) -> ZooModel:
         untrained=not checkpoint,
         checkpoint=str(checkpoint) if checkpoint else None,
         default_layers=default_layers,
+        io=io_from_card(cfg),
     )
     model.resolve_layers(model.default_layers)  # fail now, not after the data is loaded
     return model

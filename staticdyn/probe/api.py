@@ -14,6 +14,23 @@ import torch
 
 from staticdyn.models.spec import ZooModel
 from staticdyn.probe.hooks import extract_pooled
+from staticdyn.probe.layouts import LayerIO, resolve_layer_io
+
+_CACHE = "_layer_io_cache"
+
+
+def layer_io(model: ZooModel, layers: dict[str, str]) -> dict[str, LayerIO] | None:
+    """Each layer's layout (declared, or verified on one dry run), cached on the model so
+    repeated ``extract`` calls pay for the dry run once. Only clip models (task ``action``)
+    take the dry run's example clips; other tasks pool by the rank rule."""
+    if model.clip_spec.task != "action":
+        return None
+    cache: dict[tuple[tuple[str, str], ...], dict[str, LayerIO]]
+    cache = model.__dict__.setdefault(_CACHE, {})
+    key = tuple(layers.items())
+    if key not in cache:
+        cache[key] = resolve_layer_io(model, layers, model.io)
+    return cache[key]
 
 
 def extract(
@@ -25,7 +42,8 @@ def extract(
 
     ``layers`` are aliases or module paths (default: the model's default layers).
     """
-    return extract_pooled(model.module, inputs, model.resolve_layers(layers))
+    resolved = model.resolve_layers(layers)
+    return extract_pooled(model.module, inputs, resolved, io=layer_io(model, resolved))
 
 
 class ProbeModel:
@@ -38,6 +56,15 @@ class ProbeModel:
         self, inputs: torch.Tensor | Sequence[torch.Tensor], layers: Sequence[str] | None = None
     ) -> dict[str, torch.Tensor]:
         return extract(self.model, inputs, layers)
+
+    def show_layers(self, layers: Sequence[str] | None = None) -> str:
+        """The layer table of ``probe.list_layers`` (alias, module path, output shape on a
+        dry run, layout, channels), printed and returned."""
+        from staticdyn.probe.layers_table import layer_table
+
+        text = layer_table(self.model, layers, io=self.model.io)
+        print(text)
+        return text
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["model"], name)

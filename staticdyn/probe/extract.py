@@ -22,6 +22,7 @@ from staticdyn.data.pairs import Pair
 from staticdyn.data.source import VideoSource
 from staticdyn.models.spec import ZooModel
 from staticdyn.probe.hooks import extract_pooled
+from staticdyn.probe.layouts import LayerIO
 from staticdyn.probe.loader import GroupDataset, GroupItem, collate_groups
 from staticdyn.store.h5 import FeatureStore
 
@@ -73,6 +74,7 @@ def _batches(items: list[GroupItem], max_clips: int) -> Iterator[list[GroupItem]
 def forward_groups(
     model: ZooModel, items: list[GroupItem], layers: Mapping[str, str], device: torch.device,
     amp: str | bool | None = None, dtype: torch.dtype = torch.float32,
+    io: Mapping[str, LayerIO] | None = None,
 ) -> dict[str, np.ndarray]:
     """Pooled features (n_clips, C) per layer for the clips of ``items``, one forward pass."""
     n_path = len(items[0].clips[0])
@@ -82,7 +84,8 @@ def forward_groups(
         for p in range(n_path)
     ]
     with _autocast(device, amp):
-        pooled = extract_pooled(model.module, inputs if n_path > 1 else inputs[0], layers)
+        pooled = extract_pooled(model.module, inputs if n_path > 1 else inputs[0], layers,
+                                io=io)
     return {k: v.float().cpu().numpy() for k, v in pooled.items()}
 
 
@@ -126,6 +129,7 @@ def run_extraction(
     load_fn: Callable[..., GroupItem] | None = None,
     probe_cfg: Mapping[str, Any] | None = None,
     progress: bool = True,
+    io: Mapping[str, LayerIO] | None = None,
 ) -> ExtractionStats:
     """Extract every group not yet in ``store``; returns what this call did.
 
@@ -167,7 +171,7 @@ def run_extraction(
         n_fwd = 0
         for batch in _batches(good, max(batch_size, 1)):
             tf = time.perf_counter()
-            out = forward_groups(model, batch, layers, device, amp, dtype)
+            out = forward_groups(model, batch, layers, device, amp, dtype, io)
             stats.forward_seconds += time.perf_counter() - tf
             offset = 0
             for it in batch:
