@@ -21,7 +21,8 @@ install: $(STAMP)
 demo: install
 	$(PY) run.py
 
-test: install
+# CI runs `make test`: lint first (ruff and the one-way import contract), then the fast suite.
+test: lint
 	$(PY) -m pytest -m "not slow"
 
 test-full: install
@@ -29,6 +30,7 @@ test-full: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) scripts/bench.py
