@@ -26,6 +26,7 @@ from staticdyn.errors import (
 # values.
 NON_IDENTITY_PROBE_KEYS = frozenset({
     "batch_size", "num_workers", "device", "list_layers", "progress", "lambda", "estimator",
+    "warm_allocator",
 })
 
 
@@ -293,6 +294,7 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "amp": _Key("false, bf16 or fp16 (GPU autocast)", _to_amp),
         "threads": _Key("null (torch's default) or an integer >= 1", _optional(_at_least(1))),
         "progress": _Key("true or false", _to_bool),
+        "warm_allocator": _Key("true or false", _to_bool),
         "list_layers": _Key("true or false", _to_bool),
         "shard": _Key("an integer >= 0", _at_least(0)),
         "num_shards": _Key("an integer >= 1", _at_least(1)),
@@ -336,6 +338,7 @@ class ProbeSettings:
     amp: str | None = None  # None (off), "bf16" or "fp16"
     threads: int | None = None
     progress: bool = True
+    warm_allocator: bool = True  # keep freed activation memory in the process (probe/allocator)
     list_layers: bool = False
     shard: int = 0
     num_shards: int = 1

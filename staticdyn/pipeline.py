@@ -35,6 +35,7 @@ from staticdyn.data.tasks import TASK_MODULES, Task, get_task
 from staticdyn.errors import DatasetError, InvalidSettingError, StaticDynError
 from staticdyn.metrics.layerwise import ESTIMATORS
 from staticdyn.models.spec import ZooModel
+from staticdyn.probe.allocator import keep_freed_memory
 from staticdyn.probe.api import layer_io
 
 log = logging.getLogger("staticdyn")
@@ -241,6 +242,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
 
     out = run_dir_of(cfg)
     torch.manual_seed(settings.seed)
+    keep_freed_memory(settings.warm_allocator)  # before the model's first forward
     if settings.threads:
         torch.set_num_threads(settings.threads)
 
