@@ -30,6 +30,7 @@ from staticdyn.config import (
 )
 from staticdyn.data.clips import SHORT_VIDEOS
 from staticdyn.data.pairs import DYNAMIC, SCHEMES, STATIC, Pair, group_pairs
+from staticdyn.data.scan import DataIndex, ReadableSubset, pairs_hash, scan_source, settings_key
 from staticdyn.data.source import VideoSource
 from staticdyn.data.tasks import TASK_MODULES, Task, get_task
 from staticdyn.errors import DatasetError, InvalidSettingError, StaticDynError
@@ -39,6 +40,9 @@ from staticdyn.probe.allocator import keep_freed_memory
 from staticdyn.probe.api import layer_io
 
 log = logging.getLogger("staticdyn")
+
+SCAN_CACHE = "scan_index.json"  # in the run directory: see scan_data
+DATA_KEYS = ("data.",)  # identity keys known only once the data is scanned and pairs drawn
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
@@ -91,9 +95,36 @@ def check_stores(cfg: DictConfig, settings: ProbeSettings) -> None:
     if settings.seeds:
         for seed in settings.seeds:
             sub = seed_config(cfg, seed, out)
-            FeatureStore.check(Path(sub.out_dir) / "features.h5", identity_of(sub))
+            FeatureStore.check(Path(sub.out_dir) / "features.h5", identity_of(sub),
+                               deferred=DATA_KEYS)
     else:
-        FeatureStore.check(out / "features.h5", identity_of(cfg))
+        FeatureStore.check(out / "features.h5", identity_of(cfg), deferred=DATA_KEYS)
+
+
+def scan_data(cfg: DictConfig, source: VideoSource, settings: ProbeSettings
+              ) -> DataIndex | None:
+    """The data set's index (``data.scan``) for the action task, before any pair is drawn.
+
+    The cache lives in the run directory (``scan_index.json``), written only once the run is
+    accepted: the run directory is always writable and belongs to the run, while a data folder
+    may be read-only or shared, and a file written into it would show up to other tools. A
+    resumed run, where a second scan matters most, finds it there.
+    """
+    if settings.task != "action":
+        return None
+    dataset = {k: v for k, v in identity_of(cfg).items() if k.startswith("dataset.")}
+    return scan_source(source, cache=run_dir_of(cfg) / SCAN_CACHE,
+                       settings=settings_key(dataset), progress=settings.progress)
+
+
+def data_identity(index: DataIndex | None, pairs: list[Pair]) -> dict[str, str]:
+    """The scan's fingerprint and the pair list's hash: identity keys, so a resume continues
+    the same pairs on the same data or is refused saying what changed."""
+    if index is None:
+        return {}
+    rows = ((p.index, p.group, p.factor, p.video, p.style_a, p.style_b, p.seed) for p in pairs)
+    return {"data.index": index.fingerprint(), "data.pairs": f"{len(pairs)} pairs; sha1 "
+            f"{pairs_hash(rows)}"}
 
 
 def build_source(cfg: DictConfig) -> VideoSource:
@@ -135,6 +166,14 @@ def select_shard(
     lo = min(len(groups), n_batches * shard // num_shards * per_batch)
     hi = min(len(groups), n_batches * (shard + 1) // num_shards * per_batch)
     return groups[lo:hi], lo
+
+
+def scan_skips(index: DataIndex | None, source: VideoSource) -> list[tuple[int, str, str]]:
+    """skipped.csv rows of the files the scan found unreadable: (-1, path, "style: reason")."""
+    if index is None:
+        return []
+    return [(-1, path, f"{style}: {reason}")
+            for path, style, reason in index.unreadable(source.style_names)]
 
 
 def write_skipped_csv(path: Path, skipped: list[tuple[int, str, str]]) -> None:
@@ -191,13 +230,24 @@ def list_layers(model: ZooModel) -> dict[str, Any]:
     return {"listed": True}
 
 
-def plan_pairs(source: VideoSource, settings: ProbeSettings
+def plan_pairs(source: VideoSource, settings: ProbeSettings, index: DataIndex | None = None
                ) -> tuple[Task, list[Pair], list[list[Pair]], int]:
     """The run's pairs and this shard's groups, refused when a factor or the shard would be
-    too small to measure (pairs are metadata: nothing is decoded yet)."""
+    too small to measure (pairs are metadata: nothing is decoded yet).
+
+    With a scan ``index``, pairs are drawn from the readable videos only, so the run delivers
+    ``probe.n_pairs`` pairs whatever the unreadable files (with every video readable, the
+    list is the one drawn without a scan)."""
     from staticdyn.probe.extract import groups_per_batch
 
     task = get_task(settings.task)
+    if index is not None and not index.generated:
+        readable = index.readable_videos()
+        if not readable:
+            first = "; ".join(f"{p}: {r}" for p, _, r in index.unreadable(source.style_names)[:3])
+            raise DatasetError(f"no video of dataset '{source.name}' is readable ({first})")
+        if len(readable) < len(source.videos):
+            source = ReadableSubset(source, readable)
     pairs = task.sample(source, settings.task_values)
     counts = {f: sum(p.factor == f for p in pairs) for f in (DYNAMIC, STATIC)}
     if min(counts.values()) < MIN_PAIRS_PER_FACTOR:
@@ -230,12 +280,13 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
     check_stores(cfg, settings)
     if settings.seeds:
         source = build_source(cfg)
+        index = scan_data(cfg, source, settings)
         for seed in settings.seeds:  # every seed's pairs, before the first seed's model
-            plan_pairs(source, settings.for_seed(seed))
+            plan_pairs(source, settings.for_seed(seed), index)
         if accept is not None:
             accept()
         return run_seeds(cfg)
-    from staticdyn.metrics.analyze import analyze_h5
+    from staticdyn.metrics.analyze import analyze_with_intervals
     from staticdyn.probe.extract import run_extraction
     from staticdyn.report.run_report import format_terminal_summary, write_run_report
     from staticdyn.store.h5 import FeatureStore
@@ -249,7 +300,11 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
     source = build_source(cfg)  # fails on a missing root before any model is built
     if settings.list_layers:
         return list_layers(build_model(cfg))
-    task, pairs, groups, first = plan_pairs(source, settings)
+    index = scan_data(cfg, source, settings)
+    task, pairs, groups, first = plan_pairs(source, settings, index)
+    identity = {**identity_of(cfg), **data_identity(index, pairs)}
+    h5_path = out / "features.h5"
+    FeatureStore.check(h5_path, identity)  # a changed data set or pair list: refused now
     model = build_model(cfg)
     layers = model.resolve_layers(list(settings.layers) if settings.layers else None)
     # every layer's tensor layout, declared or verified on a dry run, before any data is read
@@ -258,6 +313,14 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
     if accept is not None:
         accept()
     out.mkdir(parents=True, exist_ok=True)
+    if index is not None and not index.generated:
+        from staticdyn.data.scan import save_cache
+
+        save_cache(out / SCAN_CACHE, index, settings_key(
+            {k: v for k, v in identity.items() if k.startswith("dataset.")}))
+    unreadable = scan_skips(index, source)
+    for _, path, reason in unreadable:  # named before the first forward
+        log.warning("unreadable, not drawn: %s (%s)", path, reason)
     if model.untrained:
         log.warning("=" * 72)
         log.warning("MODEL '%s' IS UNTRAINED (random init): results describe the architecture, "
@@ -267,7 +330,8 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
     model.module.to(device=device, dtype=dtype)
 
     if len(pairs) < settings.n_pairs and settings.task == "action":
-        log.warning("dataset has %d videos: %d pairs instead of %d", len(source.videos),
+        n_readable = len(index.readable_videos()) if index is not None else len(source.videos)
+        log.warning("dataset has %d readable videos: %d pairs instead of %d", n_readable,
                     len(pairs), settings.n_pairs)
     attrs = {
         "config": OmegaConf.to_yaml(cfg, resolve=True),
@@ -281,8 +345,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
         "first_group": first,
         "n_pairs_total": len(pairs),
     }
-    h5_path = out / "features.h5"
-    with FeatureStore(h5_path, attrs, identity_of(cfg)) as store:
+    with FeatureStore(h5_path, attrs, identity) as store:
         if store.complete:
             log.info("features already complete in %s: reusing them", h5_path)
             stats = None
@@ -300,21 +363,28 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
         skipped = store.skipped()
         n_rows = store.n_rows
         forwards = int(store.f.attrs["forwards"])
+        cycled = int(store.f.attrs.get("cycled_groups", 0))
         if n_rows == 0:
             reasons = "; ".join(f"{i}: {r}" for _, i, r in skipped[:3])
             raise DatasetError(f"every item was skipped ({len(skipped)} groups). First causes: "
                                f"{reasons or 'none recorded'}")
         store.finish(forwards_per_pair=forwards / max(n_rows, 1))
-    write_skipped_csv(out / "skipped.csv", skipped)
+    write_skipped_csv(out / "skipped.csv", unreadable + skipped)
     if stats is not None:
-        log.info("extracted %d pairs with %d forwards (%.2f per pair) in %.1f s; %d skipped",
-                 stats.pairs, stats.forwards, stats.forwards_per_pair, stats.seconds,
-                 stats.skipped)
+        log.info("extracted %d pairs with %d forwards (%.2f per pair) in %.1f s",
+                 stats.pairs, stats.forwards, stats.forwards_per_pair, stats.seconds)
     log.info("forwards per pair over the whole file: %.3f", forwards / max(n_rows, 1))
-    if skipped:
-        log.warning("%d items skipped (see %s)", len(skipped), out / "skipped.csv")
+    if unreadable or skipped:  # the one count: rows of skipped.csv
+        log.warning("%d items skipped: %d unreadable files found by the scan, %d groups during "
+                    "extraction (see %s)", len(unreadable) + len(skipped), len(unreadable),
+                    len(skipped), out / "skipped.csv")
+    if cycled:
+        log.info("%d groups read a video shorter than the %d-frame window: cycled "
+                 "(METHOD.md section 1; probe.short_videos)", cycled,
+                 model.clip_spec.n_sample_frames)
 
-    tables = analyze_h5(h5_path, lam=settings.lam, estimator=settings.estimator)
+    tables = analyze_with_intervals(h5_path, lam=settings.lam, estimator=settings.estimator,
+                                    n_boot=settings.bootstrap, seed=settings.seed)
     files = write_run_report(tables, out)
     print(format_terminal_summary(tables))
     print(f"\nwrote {h5_path}")
@@ -322,4 +392,5 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
         print(f"wrote {path}" if name else path)
     sys.stdout.flush()
     return {"run_dir": out, "features": h5_path, "files": files, "tables": tables,
-            "stats": stats, "skipped": len(skipped), "forwards": forwards, "rows": n_rows}
+            "stats": stats, "skipped": len(skipped), "forwards": forwards, "rows": n_rows,
+            "unreadable": len(unreadable), "cycled": cycled}

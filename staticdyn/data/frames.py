@@ -276,6 +276,10 @@ class FrameFolderSource(VideoSource):
             raise ValueError(f"style {style} out of range 0..{self.num_styles - 1}")
         return self._style_dirs[style] / self.folder_name(video)
 
+    def path_of(self, video: str, style: int) -> str | None:
+        """The video's frame folder in ``style`` (the scan keys its cache on its files)."""
+        return str(self.video_dir(video, style))
+
     def folder_name(self, video: str) -> str:
         """Folder of ``video`` inside a style folder (subclasses map ids, e.g. ``v_`` prefix)."""
         return video

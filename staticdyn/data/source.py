@@ -66,6 +66,27 @@ class VideoSource(ABC):
         """Class label when the source has one (training experiments); None otherwise."""
         return None
 
+    # -- scanning before pairs are drawn (``data.scan``) -------------------------------------
+
+    def path_of(self, video: str, style: int) -> str | None:
+        """The file or folder ``video`` is read from in ``style``, or None when the source
+        generates its videos (nothing on disk can go bad, so the scan skips them).
+
+        Styles that share one file (styles computed on the fly) return the same path, and the
+        scan reads that file once."""
+        return None
+
+    def scan_entry(self, video: str, style: int) -> tuple[int, int, int]:
+        """(frame count, height, width) of ``video`` in ``style``, reading as little as the
+        source allows (one frame here); raises what ``read`` raises for a bad file."""
+        n = int(self.frame_count(video, style))
+        if n < 1:
+            raise VideoReadError(f"video '{video}' has no frames")
+        first = self.read_frames(video, style, [0])
+        if first.ndim != 4 or first.shape[-1] != 3:
+            raise VideoReadError(f"expected (T, H, W, 3) frames, got shape {first.shape}")
+        return n, int(first.shape[1]), int(first.shape[2])
+
     # -- reading only what a clip needs ------------------------------------------------------
     #
     # ``frame_count`` then ``read_frames`` is how clips are read (``data.tasks.action``): the

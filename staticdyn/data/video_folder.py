@@ -140,6 +140,19 @@ class VideoFolderSource(VideoSource):
         except KeyError:
             raise VideoReadError(f"unknown video '{video}'") from None
 
+    def path_of(self, video: str, style: int) -> str | None:
+        """Every style is computed from the one file, so the scan reads it once."""
+        return str(self.path(video))
+
+    def scan_entry(self, video: str, style: int) -> tuple[int, int, int]:
+        """Frame count from the container (decoding only when it has none) and the size of
+        the first decoded frame, unstyled: the file is what can be bad, whatever the style."""
+        n = self._exact_count(video)
+        if n < 1:
+            raise VideoReadError(f"video '{video}' has no frames")
+        first = self._decode_some(video, np.zeros(1, np.int64))
+        return n, int(first.shape[1]), int(first.shape[2])
+
     def label(self, video: str) -> int | None:
         if video in self._labels:
             return self._labels[video]

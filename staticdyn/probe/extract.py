@@ -34,6 +34,7 @@ class ExtractionStats:
     pairs: int = 0
     forwards: int = 0
     skipped: int = 0
+    cycled: int = 0  # groups whose video is shorter than the clip window (cycled)
     seconds: float = 0.0
     forward_seconds: float = 0.0
     wait_seconds: float = 0.0  # blocked on the data loader
@@ -191,7 +192,10 @@ def run_extraction(
                 n_fwd += len(it.clips)
         arrays = {k: (np.stack(a), np.stack(b)) for k, (a, b) in feats.items() if a}
         last = max(it.position for it in items) - first_position
-        store.append(rows, arrays, groups_done=last + 1, skipped=skipped, forwards=n_fwd)
+        cycled = sum(it.cycled for it in good)
+        store.append(rows, arrays, groups_done=last + 1, skipped=skipped, forwards=n_fwd,
+                     cycled=cycled)
+        stats.cycled += cycled
         n_pairs = len(rows["index"])
         stats.pairs += n_pairs
         stats.forwards += n_fwd

@@ -18,6 +18,7 @@ from staticdyn.metrics.analyze import (
     UNITWISE_COLUMNS,
     RunTables,
 )
+from staticdyn.metrics.estimable import ESTIMABLE_COLUMNS
 from staticdyn.report.figures import layerwise_figure, save_figure, unitwise_figure
 from staticdyn.report.tables import to_fixed_width, to_markdown, write_csv
 
@@ -42,9 +43,14 @@ def is_untrained(meta: dict[str, object]) -> bool:
 
 
 def interval_columns(df: pd.DataFrame, documented: list[str]) -> list[str]:
-    """Documented columns plus any ``_lo``/``_hi`` interval columns, in a stable order."""
+    """Documented columns, then any ``_lo``/``_hi`` interval columns, then ``estimable`` and
+    ``note`` when present: appended, so readers of the documented columns see no change."""
     extra = [c for c in df.columns if c not in documented and str(c).endswith(("_lo", "_hi"))]
-    return documented + extra
+    return documented + extra + [c for c in ESTIMABLE_COLUMNS if c in df.columns]
+
+
+def _fmt(v: float, d: int) -> str:
+    return "n/a" if pd.isna(v) else f"{float(v):.{d}f}"
 
 
 def _view(df: pd.DataFrame, base: list[str]) -> pd.DataFrame:
@@ -55,11 +61,19 @@ def _view(df: pd.DataFrame, base: list[str]) -> pd.DataFrame:
         if c in df.columns and lo in df.columns and hi in df.columns:
             d = _DIGITS.get(c, 0)
             view[c] = [
-                f"{v:.{d}f} [{a:.{d}f}, {b:.{d}f}]"
+                "n/a" if pd.isna(v) else f"{_fmt(v, d)} [{_fmt(a, d)}, {_fmt(b, d)}]"
                 for v, a, b in zip(df[c].astype(float), df[lo].astype(float),
                                    df[hi].astype(float), strict=True)
             ]
     return view
+
+
+def _notes(tables: RunTables) -> list[str]:
+    """One line per layer that is not estimable or partial (the ``note`` column)."""
+    if "note" not in tables.layerwise.columns:
+        return []
+    return [f"- {layer}: {note}" for layer, note in
+            zip(tables.layerwise["layer"], tables.layerwise["note"], strict=True) if note]
 
 
 def _meta_str(meta: dict[str, object], key: str, default: str = "?") -> str:
@@ -90,9 +104,18 @@ def summary_markdown(tables: RunTables, title: str | None = None) -> str:
         f"- lambda: {_meta_str(meta, 'lambda')}",
         f"- estimator: {_meta_str(meta, 'estimator')}",
     ]
-    for key in ("checkpoint", "sampling", "seed", "bootstrap"):
+    for key in ("checkpoint", "sampling", "seed", "bootstrap", "partial"):
         if key in meta:
             lines.append(f"- {key}: {_meta_str(meta, key)}")
+    if "bootstrap" in meta:
+        lines.append("- brackets: 95% bootstrap interval (pairs resampled within each factor)")
+    cycled = _meta_str(meta, "cycled_groups", "0")
+    if cycled not in ("0", "?"):  # only runs that have some: other summaries are unchanged
+        lines.append(f"- cycled clips: {cycled} groups read a video shorter than the clip "
+                     "window (cycled, METHOD.md section 1; see probe.short_videos)")
+    notes = _notes(tables)
+    if notes:
+        lines += ["", "## Not estimable / partial", "", *notes]
     lines += ["", "## Layer-wise (% of units per factor)", ""]
     lines.append(to_markdown(_view(tables.layerwise, _LAYER_VIEW), float_digits=_DIGITS))
     lines += [f"## Unit-wise (unit counts per class, lambda = {_meta_str(meta, 'lambda')})", ""]
@@ -106,9 +129,9 @@ def format_terminal_summary(tables: RunTables) -> str:
     head = (f"{_meta_str(meta, 'model')} on {_meta_str(meta, 'dataset')}: "
             f"{_pairs_line(tables)} pairs, estimator {_meta_str(meta, 'estimator')}, "
             f"lambda {_meta_str(meta, 'lambda')}")
-    lw = tables.layerwise.loc[:, ["layer", "units", "dynamic_pct", "static_pct", "residual_pct"]]
+    lw = _view(tables.layerwise, ["layer", "units", "dynamic_pct", "static_pct", "residual_pct"])
     lw = lw.rename(columns={"dynamic_pct": "dyn%", "static_pct": "stat%", "residual_pct": "res%"})
-    uw = tables.unitwise.loc[:, _UNIT_VIEW].rename(
+    uw = _view(tables.unitwise, _UNIT_VIEW).rename(
         columns={"dynamic": "u_dyn", "static": "u_stat", "joint": "u_joint",
                  "residual": "u_res", "dead": "u_dead"})
     table = lw.merge(uw, on="layer", how="left", sort=False)
@@ -116,6 +139,9 @@ def format_terminal_summary(tables: RunTables) -> str:
     if is_untrained(meta):
         out.append("!!! UNTRAINED (random init) !!!")
     out.append(to_fixed_width(table, float_digits=1).rstrip("\n"))
+    if "bootstrap" in meta:
+        out.append(f"[lo, hi]: 95% bootstrap interval ({_meta_str(meta, 'bootstrap')})")
+    out += _notes(tables)
     return "\n".join(out) + "\n"
 
 

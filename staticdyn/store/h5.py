@@ -3,7 +3,8 @@
 Layout:
 - root attrs: ``config`` (resolved YAML), ``staticdyn_version``, ``model``, ``dataset``,
   ``factor_names`` = [dynamic, static], ``sampler``, ``layers`` (request order), progress
-  markers ``n_rows`` / ``n_groups`` / ``n_skipped``, ``forwards``, and ``complete``.
+  markers ``n_rows`` / ``n_groups`` / ``n_skipped``, ``forwards``, ``cycled_groups`` (groups
+  whose video is shorter than the clip window), and ``complete``.
 - ``/pairs/*``: one row per pair (index, group, factor int8, video, style_a, style_b, seed,
   start): enough to rebuild every pair.
 - ``/features/<layer>/a`` and ``/b``: float32 (N, C), attr ``module`` = hooked module path.
@@ -109,8 +110,12 @@ class FeatureStore:
         return fd
 
     @classmethod
-    def check(cls, path: str | Path, identity: Mapping[str, object] | None) -> None:
+    def check(cls, path: str | Path, identity: Mapping[str, object] | None,
+              deferred: tuple[str, ...] = ()) -> None:
         """Refuse now what opening ``path`` would refuse, without writing anything.
+
+        ``deferred``: prefixes of identity keys not known yet (the data scan's), ignored in
+        the stored identity; the pipeline checks again with them once they are known.
 
         Lock held by another process, an unreadable file or journal, a run with another
         identity: the pipeline calls this before it builds a model or writes into the run
@@ -129,10 +134,14 @@ class FeatureStore:
         identity = {k: str(v) for k, v in (identity or {}).items()}
         journal = Journal(path.with_name(path.name + ".journal"))
         if journal.exists():
-            cls._check_identity(journal.read_meta().get("identity", {}), identity)
+            stored = journal.read_meta().get("identity", {})
         elif path.exists():
             with _open_h5(path, "r") as f:
-                cls._check_identity(_stored_identity(f), identity)
+                stored = _stored_identity(f)
+        else:
+            return
+        stored = {k: v for k, v in stored.items() if k in identity or not k.startswith(deferred)}
+        cls._check_identity(stored, identity)
 
     @staticmethod
     def _lock_error(path: Path, lock: Path) -> StaticDynError:
@@ -197,6 +206,11 @@ class FeatureStore:
         if diff:
             shown = "; ".join(f"{k}: stored={stored.get(k)!r} now={identity.get(k)!r}"
                               for k in diff[:8])
+            if all(k.startswith("data.") for k in diff):
+                raise ConfigMismatchError(
+                    f"the data set changed since this run started ({shown}): resuming would "
+                    "mix two pair lists. Use another output directory (hydra.run.dir=...) or "
+                    "delete it to start over")
             raise ConfigMismatchError(
                 f"the run directory holds a run with a different config ({shown}). "
                 "Use another output directory (hydra.run.dir=...) or delete it to start over"
@@ -237,8 +251,12 @@ class FeatureStore:
         groups_done: int,
         skipped: Sequence[tuple[int, str, str]] = (),
         forwards: int = 0,
+        cycled: int = 0,
     ) -> None:
-        """Commit one batch (journal first, atomically), then append it to the HDF5 file."""
+        """Commit one batch (journal first, atomically), then append it to the HDF5 file.
+
+        ``cycled``: groups of the batch whose video is shorter than the clip window (attr
+        ``cycled_groups``, an attribute so the file's datasets are unchanged)."""
         seg: dict[str, np.ndarray] = {f"pairs::{k}": _as_array(k, pairs.get(k, []))
                                       for k in PAIR_FIELDS}
         for layer, (a, b) in features.items():
@@ -249,6 +267,7 @@ class FeatureStore:
             seg[f"skipped::{name}"] = _as_array("group" if name == "group" else name, col)
         seg["groups_done"] = np.asarray(groups_done, dtype=np.int64)
         seg["forwards"] = np.asarray(forwards, dtype=np.int64)
+        seg["cycled"] = np.asarray(cycled, dtype=np.int64)
         self.journal.append(seg)
         self._write(seg)
 
@@ -277,6 +296,9 @@ class FeatureStore:
         self.f.attrs["n_groups"] = int(seg["groups_done"])
         self.f.attrs["n_skipped"] = s0 + n_skip
         self.f.attrs["forwards"] = int(self.f.attrs["forwards"]) + int(seg["forwards"])
+        if "cycled" in seg:  # journals written before the count have none
+            self.f.attrs["cycled_groups"] = (int(self.f.attrs.get("cycled_groups", 0))
+                                             + int(seg["cycled"]))
         self.f.flush()
 
     def finish(self, **attrs: object) -> None:
