@@ -29,7 +29,14 @@ from staticdyn.config import (
     run_dir_of,
 )
 from staticdyn.data.clips import SHORT_VIDEOS
-from staticdyn.data.pairs import DYNAMIC, SCHEMES, STATIC, Pair, group_pairs
+from staticdyn.data.pairs import (
+    DYNAMIC,
+    SCHEMES,
+    STATIC,
+    Pair,
+    group_pairs,
+    replacement_pairs,
+)
 from staticdyn.data.scan import DataIndex, ReadableSubset, pairs_hash, scan_source, settings_key
 from staticdyn.data.source import VideoSource
 from staticdyn.data.tasks import TASK_MODULES, Task, get_task
@@ -269,6 +276,45 @@ def plan_pairs(source: VideoSource, settings: ProbeSettings, index: DataIndex | 
     return task, pairs, groups, first
 
 
+def replace_skipped(extract: Callable[[list[list[Pair]]], Any], store: Any,
+                    groups: list[list[Pair]], stats: Any, source: VideoSource,
+                    index: DataIndex, settings: ProbeSettings) -> Any:
+    """Replace the pairs of groups that could not be read during the run (a file that went
+    bad after the scan), so the run still delivers its pair count.
+
+    Each round draws, for the pairs of the groups skipped in the previous round, new pairs
+    over the readable videos not used yet (``pairs.replacement_pairs``). Which groups were
+    skipped is stored in features.h5, so the rounds, and the replacements, are the same on a
+    resumed run and for the same seed. Stops when nothing is missing or no video is left
+    (said once). Returns the summed extraction stats.
+    """
+    readable = index.readable_videos() if not index.generated else list(source.videos)
+    groups = list(groups)
+    lo = 0
+    while True:
+        skipped = {g for g, _, _ in store.skipped()}
+        missing = sum(len(groups[g]) for g in skipped if lo <= g < len(groups))
+        if not missing:
+            return stats
+        used = {p.video for grp in groups for p in grp}
+        left = [v for v in readable if v not in used]
+        if not left:
+            log.warning("%d pairs of unreadable groups could not be replaced: every readable "
+                        "video is already used", missing)
+            return stats
+        new = group_pairs(replacement_pairs(
+            left, source.num_styles, missing, settings.seed, settings.sampler,
+            sum(len(grp) for grp in groups), len(groups)))
+        log.info("replacing %d pairs of unreadable groups with %d new groups", missing,
+                 len(new))
+        lo = len(groups)
+        groups += new
+        more = extract(groups)
+        for k in ("pairs", "forwards", "skipped", "cycled", "seconds", "forward_seconds",
+                  "wait_seconds"):
+            setattr(stats, k, getattr(stats, k) + getattr(more, k))
+
+
 def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run one probe job; returns paths and counts (also used by tests and sweeps).
 
@@ -287,7 +333,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
             accept()
         return run_seeds(cfg)
     from staticdyn.metrics.analyze import analyze_with_intervals
-    from staticdyn.probe.extract import run_extraction
+    from staticdyn.probe.extract import ExtractionStats, run_extraction
     from staticdyn.report.run_report import format_terminal_summary, write_run_report
     from staticdyn.store.h5 import FeatureStore
 
@@ -353,13 +399,18 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
             if store.n_groups:
                 log.info("resuming %s at group %d (%d rows)", h5_path, store.n_groups,
                          store.n_rows)
-            stats = run_extraction(
-                model, source, groups, store, layers, first_position=first,
-                batch_size=settings.batch_size, num_workers=settings.num_workers,
-                device=device, amp=settings.amp, dtype=dtype,
-                load_fn=task.load_group, probe_cfg=settings.task_values,
-                progress=settings.progress, io=io,
-            )
+            def extract(todo: list[list[Pair]]) -> ExtractionStats:
+                return run_extraction(
+                    model, source, todo, store, layers, first_position=first,
+                    batch_size=settings.batch_size, num_workers=settings.num_workers,
+                    device=device, amp=settings.amp, dtype=dtype,
+                    load_fn=task.load_group, probe_cfg=settings.task_values,
+                    progress=settings.progress, io=io,
+                )
+
+            stats = extract(groups)
+            if index is not None and settings.num_shards == 1:
+                stats = replace_skipped(extract, store, groups, stats, source, index, settings)
         skipped = store.skipped()
         n_rows = store.n_rows
         forwards = int(store.f.attrs["forwards"])

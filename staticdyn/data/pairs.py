@@ -108,3 +108,20 @@ def clip_start(pair_seed: int, num_frames: int, n_sample_frames: int, mode: str 
         raise UnknownChoiceError("clip start mode", mode, ("first", "random"))
     rng = np.random.default_rng([pair_seed, 2])
     return int(rng.integers(num_frames - n_sample_frames + 1))
+
+
+def replacement_pairs(
+    videos: list[str], num_styles: int, n_pairs: int, seed: int, scheme: str,
+    first_index: int, first_group: int,
+) -> list[Pair]:
+    """Pairs replacing those of groups that could not be read during a run.
+
+    Drawn like ``sample_pairs`` over ``videos`` (readable videos the run has not used yet),
+    from a stream of their own derived from the run's seed and ``first_group`` (so each round
+    of replacements differs, and the same run always draws the same ones), and numbered after
+    the run's pairs and groups.
+    """
+    stream = int(np.random.SeedSequence([seed, 0xBAD, first_group]).generate_state(1)[0])
+    return [Pair(first_index + p.index, first_group + p.group, p.factor, p.video, p.style_a,
+                 p.style_b, p.seed)
+            for p in sample_pairs(videos, num_styles, n_pairs, stream, scheme)]

@@ -215,3 +215,93 @@ def test_accept_comes_after_every_check_and_before_the_first_write(cfg_factory) 
     with pytest.raises(ConfigMismatchError, match="probe.n_pairs"):
         run(other, accept=lambda: seen.append("refused run accepted"))
     assert seen == [False]
+
+
+# -- the data scan: bad files up front, exactly n_pairs, resume only onto the same data --------
+
+def _folder_cfg(cfg_factory, name: str, root: Path, over: list[str] = ()):
+    return cfg_factory(name, ["model=toy3d", "model.clip.crop=32", "model.clip.short_side=32",
+                              "probe.n_pairs=12", "probe.batch_size=6", *over],
+                       {"_target_": "staticdyn.data.video_folder.VideoFolderSource",
+                        "name": "vf", "root": str(root), "num_styles": 4, "seed": 0})
+
+
+def _pairs(path: Path) -> list[tuple]:
+    with h5py.File(path) as f:
+        return list(zip(*(f["pairs"][k][:].tolist() for k in f["pairs"]), strict=True))
+
+
+def test_bad_folder_gives_exactly_n_pairs_and_names_bad_files(cfg_factory,
+                                                             tmp_path: Path) -> None:
+    from tests.data.test_scan import BAD, make_bad_folder
+
+    root = make_bad_folder(tmp_path / "videos")
+    res = run(_folder_cfg(cfg_factory, "a", root))
+    assert res["rows"] == 12 and res["unreadable"] == 3 and res["skipped"] == 0
+    skipped = pd.read_csv(res["run_dir"] / "skipped.csv")
+    assert sorted(skipped["item"]) == sorted(str(root / f"{n}.mp4") for n in BAD)
+    assert skipped["reason"].str.startswith("all styles: ").all()
+    assert (res["run_dir"] / "scan_index.json").is_file()
+    again = run(_folder_cfg(cfg_factory, "b", root))
+    assert _pairs(res["features"]) == _pairs(again["features"])  # same seed, same pairs
+
+
+def test_file_going_bad_during_the_run_is_replaced_deterministically(
+        cfg_factory, tmp_path: Path, monkeypatch) -> None:
+    from staticdyn.data.video_folder import VideoFolderSource
+    from staticdyn.errors import VideoReadError
+    from tests.data.test_scan import make_bad_folder
+
+    root = make_bad_folder(tmp_path / "videos", n_good=8)  # 12 pairs use 6 of the 8 videos
+    ref = _pairs(run(_folder_cfg(cfg_factory, "ref", root))["features"])
+    columns = ["factor", "group", "index", "seed", "start", "style_a", "style_b", "video"]
+    video = dict(zip(columns, ref[0], strict=True))["video"]
+    video = video.decode() if isinstance(video, bytes) else video
+    original = VideoFolderSource.read_frames
+
+    def flaky(self, v, style, indices):
+        if v == video:
+            raise VideoReadError("went bad after the scan")
+        return original(self, v, style, indices)
+
+    monkeypatch.setattr(VideoFolderSource, "read_frames", flaky)
+    runs = [run(_folder_cfg(cfg_factory, name, root)) for name in ("a", "b")]
+    for res in runs:
+        assert res["rows"] == 12 and res["skipped"] == 1 and res["unreadable"] == 3
+        skipped = pd.read_csv(res["run_dir"] / "skipped.csv")
+        assert len(skipped) == 4 and skipped["item"].str.contains(video).sum() == 1
+    a, b = (_pairs(r["features"]) for r in runs)
+    assert a == b  # same seed, same replacements
+    kept = [p for p in ref if video.encode() not in p and video not in p]
+    assert a[:len(kept)] == kept and len(a) == 12
+    new_videos = {p[columns.index("video")] for p in a[len(kept):]}
+    assert not new_videos & {p[columns.index("video")] for p in ref}  # unused videos only
+
+
+def test_changed_folder_resume_is_refused_in_one_line(cfg_factory, tmp_path: Path) -> None:
+    from tests.data.conftest import moving_square, write_video
+    from tests.data.test_scan import make_bad_folder
+
+    root = make_bad_folder(tmp_path / "videos", n_good=6)
+    cfg = _folder_cfg(cfg_factory, "a", root)
+    run(cfg)
+    run(cfg)  # unchanged data: reused
+    write_video(root / "added.mp4", moving_square(16, 32, seed=42))
+    with pytest.raises(ConfigMismatchError, match="data set changed") as err:
+        run(cfg)
+    msg = str(err.value)
+    assert "\n" not in msg and "7 readable" in msg and "6 readable" in msg
+
+
+def test_cycled_groups_counted_in_attrs_and_summary(cfg_factory, tmp_path: Path) -> None:
+    from tests.data.test_scan import make_bad_folder
+
+    root = make_bad_folder(tmp_path / "videos", frames=8)  # toy3d's window is 16 frames
+    res = run(_folder_cfg(cfg_factory, "a", root))
+    with h5py.File(res["features"]) as f:
+        groups = len(set(f["pairs/group"][:].tolist()))
+        assert int(f.attrs["cycled_groups"]) == groups == res["cycled"] > 0
+    assert f"- cycled clips: {groups} groups" in (res["run_dir"] / "summary.md").read_text()
+    long = run(_folder_cfg(cfg_factory, "b", make_bad_folder(tmp_path / "long", frames=16)))
+    assert long["cycled"] == 0
+    assert "cycled clips" not in (long["run_dir"] / "summary.md").read_text()
