@@ -216,7 +216,11 @@ def _probe_all(source: VideoSource, jobs: list[tuple[str, int, str]], progress: 
         for job in jobs:
             yield probe_entry(source, *job)
             bar.update()
-    else:  # fork: the source is inherited, never pickled per file
+    else:
+        # processes, not threads: sources keep unlocked caches (OrderedDicts of decoded
+        # frames and container indexes) that threads would share. Fork: the source is
+        # inherited, never pickled per file. Measured on a busy 2-core machine, 32 mp4 files
+        # of 64 frames at 128 px: 9.7-12.2 ms a file in one process, 8.9-10.0 ms with two.
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(source,)) as pool:
