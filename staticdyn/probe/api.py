@@ -19,17 +19,21 @@ from staticdyn.probe.layouts import LayerIO, resolve_layer_io
 _CACHE = "_layer_io_cache"
 
 
-def layer_io(model: ZooModel, layers: dict[str, str]) -> dict[str, LayerIO] | None:
+def layer_io(
+    model: ZooModel, layers: dict[str, str],
+    example: torch.Tensor | Sequence[torch.Tensor] | None = None,
+) -> dict[str, LayerIO] | None:
     """Each layer's layout (declared, or verified on one dry run), cached on the model so
-    repeated ``extract`` calls pay for the dry run once. Only clip models (task ``action``)
-    take the dry run's example clips; other tasks pool by the rank rule."""
+    repeated ``extract`` calls pay for the dry run once. The dry run uses ``example`` (the
+    caller's own clips) when given, else random clips of the model's clip spec. Only clip
+    models (task ``action``) are checked; other tasks pool by the rank rule."""
     if model.clip_spec.task != "action":
         return None
     cache: dict[tuple[tuple[str, str], ...], dict[str, LayerIO]]
     cache = model.__dict__.setdefault(_CACHE, {})
     key = tuple(layers.items())
     if key not in cache:
-        cache[key] = resolve_layer_io(model, layers, model.io)
+        cache[key] = resolve_layer_io(model, layers, model.io, example)
     return cache[key]
 
 
@@ -43,7 +47,8 @@ def extract(
     ``layers`` are aliases or module paths (default: the model's default layers).
     """
     resolved = model.resolve_layers(layers)
-    return extract_pooled(model.module, inputs, resolved, io=layer_io(model, resolved))
+    io = layer_io(model, resolved, inputs)
+    return extract_pooled(model.module, inputs, resolved, io=io)
 
 
 class ProbeModel:
