@@ -26,7 +26,7 @@ from staticdyn.errors import (
 # values.
 NON_IDENTITY_PROBE_KEYS = frozenset({
     "batch_size", "num_workers", "device", "list_layers", "progress", "lambda", "estimator",
-    "warm_allocator",
+    "warm_allocator", "bootstrap",
 })
 
 
@@ -278,6 +278,8 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
                         "factor)", _at_least(n_min), required=True),
         "seed": _Key("an integer >= 0", _at_least(0), required=True),
         "lambda": _Key("a number strictly between 0 and 1", _to_lambda, required=True),
+        "bootstrap": _Key("an integer >= 0 (bootstrap resamples for the 95% intervals; 0: none)",
+                          _at_least(0)),
         "estimator": _Key(f"one of {', '.join(choices.estimators)}",
                           _one_of(choices.estimators), required=True),
         "batch_size": _Key("an integer >= 1", _at_least(1), required=True),
@@ -328,6 +330,7 @@ class ProbeSettings:
     estimator: str
     batch_size: int
     num_workers: int
+    bootstrap: int = 1000  # resamples for the run's 95% intervals (seeded by probe.seed); 0: none
     task: str = "action"
     layers: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None

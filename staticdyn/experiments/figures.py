@@ -46,8 +46,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--experiments", default=None,
                    help="--smoke only: a comma-separated subset of the paper experiments")
     p.add_argument("--only", default=None, help="a comma-separated subset of the figures")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="B",
-                   help="bootstrap resamples for runs whose tables lack intervals (default 0)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                   help="bootstrap resamples for runs whose tables lack intervals (default "
+                        "1000; 0: use the intervals the runs wrote, none where they lack them)")
     p.add_argument("--no-analyze", action="store_true",
                    help="do not compute tables for finished runs that only have features.h5")
     p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
@@ -85,6 +86,9 @@ def from_folders(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="paper_inputs_") as staging:
         sweep = collect_many(dirs, Path(staging) / "inputs", n_boot=args.bootstrap,
                              analyze_missing=not args.no_analyze)
+        if sweep.status.empty and sweep.layerwise.empty:  # never 7 empty tables
+            raise StaticDynError(f"no runs found under {', '.join(map(str, dirs))} (a run is a "
+                                 "folder with features.h5 or layerwise.csv)")
         sys.stdout.write(format_status(sweep))
         tables = write_sweep_tables(sweep, out)
         drawn = build_paper_figures(FigureInputs.from_sweep(sweep, out, formats), only)

@@ -67,10 +67,56 @@ def interval_table(
 
 
 def attach_intervals(tables: RunTables, boot: BootstrapResult) -> RunTables:
-    """A copy of the run tables with ``_lo``/``_hi`` columns appended (merged on layer)."""
-    lw = tables.layerwise.merge(boot.layer_intervals(), on="layer", how="left", sort=False)
-    uw = tables.unitwise.merge(boot.unit_intervals(), on="layer", how="left", sort=False)
+    """A copy of the run tables with ``_lo``/``_hi`` columns appended (merged on layer).
+
+    A row that is not estimable (``estimable`` false) gets blank bounds, like its numbers.
+    """
+    from staticdyn.metrics.estimable import blank_rows
+
+    tables_out = []
+    for df, ivals in ((tables.layerwise, boot.layer_intervals()),
+                      (tables.unitwise, boot.unit_intervals())):
+        merged = df.merge(ivals, on="layer", how="left", sort=False)
+        if "estimable" in merged.columns:
+            merged = blank_rows(merged, ~merged["estimable"].to_numpy(bool),
+                                [c for c in ivals.columns if c != "layer"])
+        tables_out.append(merged)
+    lw, uw = tables_out
     meta = dict(tables.meta)
     meta.update({"bootstrap_n": boot.n_boot, "bootstrap_seed": boot.seed,
                  "bootstrap_level": boot.level})
     return replace(tables, layerwise=lw, unitwise=uw, meta=meta)
+
+
+def pairs_needed(half_width: float, n_pairs: int, target: float) -> float:
+    """Pairs needed for an interval half-width of ``target``, from one observed at ``n_pairs``.
+
+    A bootstrap interval's width scales as 1/sqrt(N) (the statistic is a smooth function of
+    means over pairs), so N_target = N * (h / target)^2, and never under the 4 pairs (2 per
+    factor) any estimate needs. NaN when nothing was observed.
+    """
+    if not np.isfinite(half_width) or n_pairs <= 0 or target <= 0:
+        return float("nan")
+    return float(max(4.0, np.ceil(n_pairs * (half_width / target) ** 2)))
+
+
+def pairs_needed_table(
+    layerwise: pd.DataFrame, n_pairs: int, target: float = 2.0,
+    stats: Sequence[str] = ("dynamic_pct", "static_pct"),
+) -> pd.DataFrame:
+    """Per layer: the observed 95% half-width of each percentage and the pairs needed for a
+    half-width of ``target`` percentage points (the larger over ``stats``)."""
+    import pandas as pd
+
+    rows = []
+    for _, r in layerwise.iterrows():
+        row: dict[str, object] = {"layer": r["layer"]}
+        need = []
+        for stat in stats:
+            lo, hi = r.get(f"{stat}_lo", np.nan), r.get(f"{stat}_hi", np.nan)
+            h = (float(hi) - float(lo)) / 2.0 if pd.notna(lo) and pd.notna(hi) else np.nan
+            row[f"{stat}_half_width"] = h
+            need.append(pairs_needed(h, n_pairs, target))
+        row["pairs_needed"] = max(need) if all(np.isfinite(need)) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)

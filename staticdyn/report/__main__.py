@@ -1,7 +1,13 @@
 """``python -m staticdyn.report FEATURES_H5``: re-analyse a features file without the model.
 
-Writes the run's tables, summary.md and figures (optionally bootstrap intervals and the lambda
-sweep). ``python -m staticdyn.metrics`` is the same command under its older name.
+Writes the run's tables, summary.md and figures with 95% bootstrap intervals (``--bootstrap 0``:
+none), optionally the lambda sweep, and prints the pairs needed for an interval half-width.
+``python -m staticdyn.report compare RUN_A RUN_B`` compares two runs (``report.compare``).
+``python -m staticdyn.metrics`` is the same command under its older name.
+
+Exit codes: 0 ok; 2 an input problem (one line on stderr); 3 the tables were written but some
+layer is not estimable (too few pairs of a factor, a dead layer), unless ``--allow-incomplete``,
+which also lets an incomplete (killed) run's file be analysed, marked partial.
 
 Input problems (missing file, unknown estimator, unknown layer, a file that is not HDF5) end
 with exit code 2 and one line on stderr that names the problem and the valid choices: the user
@@ -20,6 +26,7 @@ from staticdyn.metrics.core import ESTIMATORS, check_estimator
 
 PROG = "python -m staticdyn.report"
 EXIT_USAGE = 2
+EXIT_NOT_ESTIMABLE = 3
 
 
 class UsageError(StaticDynError):
@@ -44,9 +51,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help=f"layer-wise estimator: {' | '.join(ESTIMATORS)} (default pooled)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: the features file's folder)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="B",
-                   help="number of bootstrap resamples for 95%% intervals (default 0: none)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_interval_args(p)
     p.add_argument("--layers", default=None,
                    help="comma-separated subset of layers (default: every stored layer)")
     p.add_argument("--lambda-sweep", action="store_true",
@@ -54,6 +59,57 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--title", default=None, help="title of summary.md and the figures")
     p.add_argument("--quiet", action="store_true", help="do not print the terminal summary")
     return p
+
+
+def add_interval_args(p: argparse.ArgumentParser) -> None:
+    """The options the report and ``compare`` share: bootstrap, seed, half-width, partial."""
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                   help="bootstrap resamples for the 95%% intervals (default 1000; 0: none)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="bootstrap seed (default: the run's probe seed, else 0)")
+    p.add_argument("--half-width", type=float, default=2.0, metavar="PP",
+                   help="target interval half-width in percentage points for the pairs-needed "
+                        "estimate (default 2.0)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="analyse an incomplete (killed) run's file, and exit 0 even when a "
+                        "layer is not estimable")
+
+
+def resolve_features(path: Path) -> Path:
+    """A run directory or a features file -> the features file (UsageError if neither)."""
+    if path.is_dir():
+        path = path / "features.h5"
+    if not path.exists():
+        raise UsageError(f"features file not found: {path}")
+    if not path.is_file():
+        raise UsageError(f"not a file: {path} (expected a features.h5 file)")
+    return path
+
+
+def file_seed(path: Path) -> int:
+    """The run's probe seed from the file (the bootstrap default, so reruns are identical)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        value = f.attrs.get("identity.probe.seed", f.attrs.get("seed", 0))
+    value = value.decode() if isinstance(value, bytes) else value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def pairs_needed_lines(layerwise: object, n_pairs: int, target: float) -> list[str]:
+    """'pairs needed' lines from the layer table's intervals (empty without intervals)."""
+    from staticdyn.metrics.intervals import pairs_needed_table
+
+    table = pairs_needed_table(layerwise, n_pairs, target)  # type: ignore[arg-type]
+    if table["pairs_needed"].isna().all():
+        return []
+    parts = [f"{r.layer} {int(r.pairs_needed)}" if r.pairs_needed == r.pairs_needed
+             else f"{r.layer} n/a" for r in table.itertuples()]
+    return [f"pairs needed for a 95% half-width of {target:g} pp on dynamic/static % "
+            f"(now {n_pairs}; width ~ 1/sqrt(N)): " + ", ".join(parts)]
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -65,34 +121,27 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--lambda must be in [0, 1]; got {args.lam}")
     if args.bootstrap < 0:
         raise UsageError(f"--bootstrap must be >= 0; got {args.bootstrap}")
-    path: Path = args.features
-    if not path.exists():
-        raise UsageError(f"features file not found: {path}")
-    if not path.is_file():
-        raise UsageError(f"not a file: {path} (expected a features.h5 file)")
+    if args.half_width <= 0:
+        raise UsageError(f"--half-width must be > 0; got {args.half_width}")
+    args.features = resolve_features(args.features)
 
 
 def _run(args: argparse.Namespace) -> int:
     import h5py
 
-    from staticdyn.metrics.analyze import analyze_h5
+    from staticdyn.metrics.analyze import analyze_with_intervals
     from staticdyn.report.run_report import format_terminal_summary, write_run_report
 
     layers = [x.strip() for x in args.layers.split(",") if x.strip()] if args.layers else None
     if not h5py.is_hdf5(args.features):
         raise UsageError(f"not an HDF5 file: {args.features}")
+    seed = file_seed(args.features) if args.seed is None else args.seed
     try:
-        tables = analyze_h5(args.features, lam=args.lam, estimator=args.estimator, layers=layers)
+        tables = analyze_with_intervals(
+            args.features, lam=args.lam, estimator=args.estimator, layers=layers,
+            n_boot=args.bootstrap, seed=seed, allow_incomplete=args.allow_incomplete)
     except KeyError as exc:  # unknown layer, or a file without /pairs or /features
         raise UsageError(str(exc.args[0]) if exc.args else str(exc)) from exc
-    if args.bootstrap:
-        from staticdyn.metrics.bootstrap import bootstrap_h5
-        from staticdyn.metrics.intervals import attach_intervals
-
-        boot = bootstrap_h5(args.features, n_boot=args.bootstrap, lam=args.lam,
-                            estimator=args.estimator, seed=args.seed, layers=layers)
-        tables = attach_intervals(tables, boot)
-        tables.meta["bootstrap"] = f"{args.bootstrap} resamples, seed {args.seed}, 95% percentile"
     out = args.out if args.out is not None else args.features.parent
     written = write_run_report(tables, out, title=args.title)
     if args.lambda_sweep:
@@ -101,8 +150,21 @@ def _run(args: argparse.Namespace) -> int:
         written.update(write_lambda_sweep(tables, out))
     if not args.quiet:
         sys.stdout.write(format_terminal_summary(tables))
+        for line in pairs_needed_lines(tables.layerwise, int(tables.meta["n_pairs"]),
+                                       args.half_width):
+            sys.stdout.write(line + "\n")
         sys.stdout.write(f"wrote {len(written)} files to {out}\n")
+    not_estimable = [str(x) for x, ok in zip(tables.layerwise["layer"],
+                                             tables.layerwise["estimable"], strict=True) if not ok]
+    if not_estimable and not args.allow_incomplete:
+        print(f"{prog_of(args)}: not estimable: layers {', '.join(not_estimable)} (see the note "
+              "column; --allow-incomplete to exit 0)", file=sys.stderr)
+        return EXIT_NOT_ESTIMABLE
     return 0
+
+
+def prog_of(args: argparse.Namespace) -> str:
+    return getattr(args, "prog", PROG)
 
 
 def _fail(prog: str, message: str) -> int:
@@ -112,9 +174,15 @@ def _fail(prog: str, message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
-    """Entry point; returns the exit code (0 ok, 2 input problem)."""
+    """Entry point; returns the exit code (0 ok, 2 input problem, 3 not estimable)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        from staticdyn.report.compare import main as compare_main
+
+        return compare_main(argv[1:], prog=f"{prog} compare")
     try:
         args = build_parser(prog).parse_args(argv)
+        args.prog = prog
         _validate(args)
     except StaticDynError as exc:
         return _fail(prog, str(exc))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from staticdyn.errors import StaticDynError
 from staticdyn.metrics.analyze import LAYERWISE_COLUMNS, UNITWISE_COLUMNS
 from staticdyn.report.runs import (
     FEATURES,
@@ -92,17 +93,13 @@ def _tables_of(
             return lw, uw
     if not info.has_features or not (analyze_missing or n_boot):
         return None
-    from staticdyn.metrics.analyze import analyze_h5
+    from staticdyn.metrics.analyze import analyze_with_intervals
 
-    tables = analyze_h5(info.run_dir / FEATURES, lam=float(info.keys["lambda"] or 0.5),
-                        estimator=info.keys["estimator"] or "pooled")
-    if n_boot:
-        from staticdyn.metrics.bootstrap import bootstrap_h5
-        from staticdyn.metrics.intervals import attach_intervals
-
-        boot = bootstrap_h5(info.run_dir / FEATURES, n_boot=n_boot, lam=float(
-            info.keys["lambda"] or 0.5), estimator=info.keys["estimator"] or "pooled")
-        tables = attach_intervals(tables, boot)
+    seed = info.keys.get("seed")
+    tables = analyze_with_intervals(
+        info.run_dir / FEATURES, lam=float(info.keys["lambda"] or 0.5),
+        estimator=info.keys["estimator"] or "pooled", n_boot=n_boot,
+        seed=int(seed) if str(seed).isdigit() else 0)  # the run's seed, as the run itself
     return tables.layerwise, tables.unitwise
 
 
@@ -178,7 +175,7 @@ def collect_runs(
         info = by_dir[d]
         try:
             got = _tables_of(info, analyze_missing, n_boot)
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, StaticDynError) as exc:
             status[d] = ("failed", f"tables unreadable: {exc}")
             continue
         if got is None:

@@ -35,7 +35,10 @@ def test_good_run_writes_report_next_to_features(h5: Path, capsys) -> None:  # n
                  "layerwise.png", "unitwise.png"):
         assert (h5.parent / name).stat().st_size > 0, name
     lw = pd.read_csv(h5.parent / "layerwise.csv")
-    assert list(lw.columns) == LAYERWISE_COLUMNS
+    # documented columns first and unchanged; intervals (default 1000 resamples) appended
+    assert list(lw.columns[: len(LAYERWISE_COLUMNS)]) == LAYERWISE_COLUMNS
+    assert {"dynamic_pct_lo", "static_pct_hi", "estimable", "note"} <= set(lw.columns)
+    assert lw["estimable"].all()
     assert list(lw["layer"]) == list(LAYERS)
     assert "stage1" in capsys.readouterr().out
 

@@ -81,3 +81,67 @@ def test_attach_intervals_merges_on_layer_and_records_the_bootstrap() -> None:
     assert out.meta == {"model": "m", "bootstrap_n": 101, "bootstrap_seed": 7,
                         "bootstrap_level": 0.95}
     assert "dynamic_pct_lo" not in tables.layerwise.columns  # a copy, not in place
+
+
+# --- coverage and the pairs-needed prediction on planted features ---------------------------
+
+def _full_sample(za: np.ndarray, zb: np.ndarray, f: np.ndarray) -> dict[str, np.ndarray]:
+    from staticdyn.metrics.bootstrap import bootstrap_layer
+
+    n0, n1 = int((f == 0).sum()), int((f == 1).sum())
+    return bootstrap_layer(za, zb, f, counts=(np.ones((1, n0)), np.ones((1, n1))))
+
+
+def test_bootstrap_interval_covers_the_planted_value_at_about_the_nominal_rate() -> None:
+    """200 independent runs of 1000 pairs from the same planted population: the 95% interval
+    of each score should contain the population value (from 400k pairs) about 95% of the time.
+    Measured: 0.94 / 0.93 with 300 runs; the bounds are 3 binomial standard errors wide."""
+    from staticdyn.metrics.bootstrap import bootstrap_layer
+    from tests.helpers.fabricate import default_rhos, planted_features
+
+    rng = np.random.default_rng(0)
+    rho_d, rho_s = default_rhos(8, rng)
+    truth = _full_sample(*planted_features(400_000, rho_d, rho_s, rng))
+    runs, hits = 200, {"score_dynamic": 0, "score_static": 0}
+    for r in range(runs):
+        za, zb, f = planted_features(1000, rho_d, rho_s, rng)
+        samples = bootstrap_layer(za, zb, f, n_boot=200, seed=r)
+        for k in hits:
+            lo, hi = percentile_interval(samples[k])
+            hits[k] += lo <= truth[k][0] <= hi
+    for k, h in hits.items():
+        assert 0.89 <= h / runs <= 0.99, (k, h / runs)
+
+
+def test_pairs_needed_formula() -> None:
+    from staticdyn.metrics.intervals import pairs_needed
+
+    assert pairs_needed(4.0, 100, 2.0) == 400  # half the width: four times the pairs
+    assert pairs_needed(1.0, 100, 2.0) == 25
+    assert pairs_needed(0.0, 100, 2.0) == 4  # never under 2 pairs per factor
+    assert math.isnan(pairs_needed(float("nan"), 100, 2.0))
+
+
+def test_pairs_needed_predicts_the_half_width_at_four_times_the_pairs() -> None:
+    """A run of N pairs predicts (1/sqrt(N) scaling) the half-width a run of 4N pairs gets.
+    Measured (8 repetitions, 64 planted units, generator seeds 3-5): predicted/actual pairs
+    0.76-1.32 per repetition (half-widths within about 13%), 0.88-1.02 on average."""
+    from staticdyn.metrics.bootstrap import bootstrap_layer
+    from staticdyn.metrics.intervals import pairs_needed
+    from tests.helpers.fabricate import default_rhos, planted_features
+
+    rng = np.random.default_rng(3)
+    rho_d, rho_s = default_rhos(64, rng)
+    ratios = []
+    for r in range(8):
+        half = {}
+        for n in (300, 1200):
+            samples = bootstrap_layer(*planted_features(n, rho_d, rho_s, rng), n_boot=400,
+                                      seed=r)
+            half[n] = np.mean([np.subtract(*percentile_interval(samples[k])[::-1]) / 2
+                               for k in ("score_dynamic", "score_static")])
+        # the pairs the small run says a half-width of half[1200] needs, against 1200
+        ratios.append(pairs_needed(half[300], 300, half[1200]) / 1200)
+    ratios = np.asarray(ratios)
+    assert np.all((ratios > 0.6) & (ratios < 1.6)), ratios
+    assert 0.8 <= ratios.mean() <= 1.25, ratios
