@@ -32,7 +32,10 @@ def seed_summary(
       ``seeds_*.csv`` of a multi-seed run;
     - otherwise ``<col>_lo``/``<col>_hi`` = mean -/+ half-width. A group with a single seed has
       no seed spread: it keeps the run's bootstrap interval when there is one, else NaN (an
-      interval of zero width would claim a certainty nobody measured).
+      interval of zero width would claim a certainty nobody measured). Since ``_lo``/``_hi``
+      then mean either the seed interval or a bootstrap one, the papers' numbers are also
+      given under names that say what they are, appended after every other column:
+      ``<col>_seed_mean`` and ``<col>_seed_ci95`` (1.96 * std / sqrt(n); NaN for one seed).
     """
     keys = list(keys)
     head = [*keys, *([index_col] if index_col else []), "n_seeds"]
@@ -41,12 +44,15 @@ def seed_summary(
     rows = []
     for gkey, g in df.groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, gkey, strict=True))
+        papers: dict[str, float] = {}
         if index_col:
             row[index_col] = int(g[index_col].min())
         row["n_seeds"] = n = int(g["seed"].nunique())
         for col in value_cols:
             mean, half = seed_interval(g[col].to_numpy(float))
             row[col] = float(mean)
+            papers[f"{col}_seed_mean"] = float(mean)
+            papers[f"{col}_seed_ci95"] = float(half) if n > 1 else float("nan")
             if half_width:
                 row[f"{col}_ci"] = float(half)
             elif n > 1:
@@ -56,5 +62,7 @@ def seed_summary(
                 row[f"{col}_hi"] = float(g[f"{col}_hi"].iloc[-1])
             else:
                 row[f"{col}_lo"] = row[f"{col}_hi"] = float("nan")
+        if not half_width:  # the seeds_*.csv of a multi-seed run already say _ci
+            row.update(papers)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -63,3 +63,14 @@ def test_layer_index_is_the_smallest_and_empty_input_has_the_columns() -> None:
     empty = seed_summary(df.iloc[:0], ["dynamic_pct"])
     assert empty.empty and list(empty.columns) == [*SWEEP_KEYS, "layer_index", "n_seeds",
                                                    "dynamic_pct"]
+
+
+def test_papers_seed_numbers_have_their_own_columns_after_the_others() -> None:
+    df = _runs()
+    out = seed_summary(df, ["dynamic_pct"], keys=RUN_KEYS, index_col=None)
+    assert list(out.columns)[-2:] == ["dynamic_pct_seed_mean", "dynamic_pct_seed_ci95"]
+    half = 1.96 * np.std([10.0, 12.0, 14.0]) / math.sqrt(3)
+    assert out["dynamic_pct_seed_ci95"].tolist() == pytest.approx([half, 0.0])
+    assert out["dynamic_pct_seed_mean"].tolist() == pytest.approx([12.0, 40.0])
+    one = seed_summary(df[df["seed"] == 1], ["dynamic_pct"], keys=RUN_KEYS, index_col=None)
+    assert one["dynamic_pct_seed_ci95"].isna().all()  # one seed: no seed spread, not 0
