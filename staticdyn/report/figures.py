@@ -77,6 +77,22 @@ def _short_labels(labels: Sequence[str], ax: Axes) -> None:
     ax.set_xticklabels(labels, rotation=45 if rotate else 0, ha="right" if rotate else "center")
 
 
+def not_estimable_rows(df: pd.DataFrame) -> np.ndarray:
+    """Row positions whose ``estimable`` column says False (tables read back from CSV give
+    booleans or text; a table without the column has none)."""
+    if "estimable" not in df.columns:
+        return np.zeros(0, dtype=int)
+    flags = df["estimable"].astype(str).str.lower().to_numpy()
+    return np.flatnonzero(flags == "false")
+
+
+def mark_not_estimable(ax: Axes, df: pd.DataFrame) -> None:
+    """Write 'not estimable' where a row's bars are missing, so a gap is never read as 0."""
+    for i in not_estimable_rows(df):
+        ax.text(i, 50, "not estimable", rotation=90, ha="center", va="center",
+                fontsize="small", color="0.3")
+
+
 def plot_layerwise_bars(
     ax: Axes, df: pd.DataFrame, factors: Sequence[str] = LAYER_FACTORS,
     labels: Sequence[str] | None = None,
@@ -94,6 +110,7 @@ def plot_layerwise_bars(
         ax.bar(x + (i - (len(factors) - 1) / 2) * width, vals, width, label=f,
                color=COLORS[f], yerr=yerr, capsize=2 if yerr is not None else 0,
                error_kw={"elinewidth": 0.8})
+    mark_not_estimable(ax, df)
     _short_labels(list(labels) if labels is not None else [str(v) for v in df["layer"]], ax)
     ax.set_ylabel("units (%)")
     ax.set_ylim(0, 100)
@@ -140,6 +157,7 @@ def plot_unit_stack(
             ax.errorbar(x, bottom + vals, yerr=yerr, fmt="none", ecolor="black",
                         elinewidth=0.8, capsize=2)
         bottom = bottom + vals
+    mark_not_estimable(ax, df)
     names = list(labels) if labels is not None else [str(v) for v in df["layer"]]
     _short_labels(names, ax)
     ax.set_ylabel("units (%)")

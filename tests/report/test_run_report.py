@@ -212,3 +212,18 @@ def test_figures_on_an_empty_folder_exits_non_zero_with_one_line(tmp_path: Path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no runs found" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_figures_say_not_estimable_where_bars_are_missing(tmp_path: Path) -> None:
+    from staticdyn.report.figures import layerwise_figure, unitwise_figure
+
+    h5 = _run_h5(tmp_path)
+    _blank_layer(h5, "s2")
+    t = analyze_h5(h5)
+    for fig in (layerwise_figure(t.layerwise), unitwise_figure(t.unitwise)):
+        texts = [x.get_text() for x in fig.axes[0].texts]
+        assert texts == ["not estimable"], texts
+    back = pd.read_csv(write_run_report(t, tmp_path / "o", figures=False)["layerwise.csv"])
+    assert [x.get_text() for x in layerwise_figure(back).axes[0].texts] == ["not estimable"]
+    fine = analyze_h5(_run_h5(tmp_path / "fine"))
+    assert len(layerwise_figure(fine.layerwise).axes[0].texts) == 0
