@@ -153,3 +153,25 @@ def test_unknown_model_lists_choices(tmp_path: Path) -> None:
     proc = _run("model=resnet_bogus", f"hydra.run.dir={tmp_path}")
     assert proc.returncode != 0
     assert "resnet_bogus" in proc.stderr and "x3d_xs" in proc.stderr
+
+
+def test_a_changed_video_folder_is_refused_on_resume(tmp_path: Path) -> None:
+    """Kill-and-add as a user does it: finish a run on a folder, add a video, rerun in the
+    same directory: exit 2, one line saying the data changed, the directory untouched."""
+    from tests.data.test_scan import make_bad_folder
+
+    root = make_bad_folder(tmp_path / "videos", n_good=6)
+    out = tmp_path / "run"
+    args = ("model=toy3d", "model.clip.crop=32", "model.clip.short_side=32",
+            "dataset=video_folder", f"dataset.root={root}", "probe.n_pairs=12",
+            "probe.progress=false", f"hydra.run.dir={out}")
+    first = _run(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert sorted(skipped["item"]) == sorted(str(root / f"{n}.mp4")
+                                             for n in ("empty", "garbage", "truncated"))
+    before = _snapshot(out)
+    (root / "good5.mp4").rename(root / "renamed.mp4")
+    line = _refused(_run(*args), "data set changed", "data.index")
+    assert "6 readable" in line
+    assert _snapshot(out) == before
