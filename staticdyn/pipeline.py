@@ -4,7 +4,10 @@
 the user: every setting is checked first (``ProbeSettings``), then an existing features.h5 in
 the run directory (lock, readable, same config), the dataset (a missing root is reported before
 any model is built) and the pair list; only then is the model built and its layer names
-checked, and only once all of that passed is anything written into the run directory. Features
+checked, and only once all of that passed is anything written into the run directory. The
+dataset is scanned before its pairs are drawn (``data.scan``): pairs come from readable videos
+only, unreadable files are named in skipped.csv, and the scan's fingerprint and the pair list's
+hash join the run's identity, so a resume never mixes two data sets. Features
 already in the run's features.h5 are never recomputed.
 """
 

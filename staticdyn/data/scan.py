@@ -84,8 +84,11 @@ class DataIndex:
         return out
 
     def fingerprint(self) -> str:
-        """Videos, frame counts and sizes in one line: part of the run's identity, readable
-        in the one-line refusal when a resumed run finds the data set changed."""
+        """Videos, frame counts, frame and file sizes in one line: part of the run's identity,
+        readable in the one-line refusal when a resumed run finds the data set changed.
+
+        Not the mtimes: a data set copied to a node's scratch disk (new mtimes, same files)
+        resumes; a file whose size, frame count or frame size changed does not."""
         h = hashlib.sha1()
         for video in self.videos:
             h.update(video.encode() + b"\0")
@@ -93,7 +96,8 @@ class DataIndex:
                 path = self.paths.get((video, s))
                 if path is not None:
                     e = self.entries[path]
-                    h.update(f"{s}:{e.key}:{e.readable}:{e.frames}:{e.height}x{e.width}\0"
+                    files = e.key.rsplit(":", 1)[0]  # count and bytes, not mtime
+                    h.update(f"{s}:{files}:{e.readable}:{e.frames}:{e.height}x{e.width}\0"
                              .encode())
         if self.generated:
             return f"{len(self.videos)} generated videos; sha1 {h.hexdigest()[:12]}"
