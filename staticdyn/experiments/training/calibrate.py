@@ -74,7 +74,8 @@ def probe_model(cfg: DictConfig, name: str, spec: dict[str, Any], out_dir: Path,
                                   train=spec.get("train"), model=spec.get("model_overrides"),
                                   entry=spec.get("model"))
         card, checkpoint, top1 = dict(prep.model_cfg), last_checkpoint(run_dir), res.val_top1
-    result = probe_run(cfg, card, checkpoint, run_dir / "probe")
+    # the intervals come from experiment.bootstrap resamples below, not the probe's default
+    result = probe_run(cfg, card, checkpoint, run_dir / "probe", bootstrap=0)
     boot = bootstrap_h5(result["features"], n_boot=n_boot, lam=float(cfg.probe["lambda"]),
                         estimator=str(cfg.probe.estimator), seed=int(cfg.probe.seed))
     tables = attach_intervals(result["tables"], boot)

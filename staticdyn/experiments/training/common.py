@@ -65,9 +65,10 @@ def probe_dataset(cfg: DictConfig) -> dict[str, Any]:
 
 
 def probe_run(cfg: DictConfig, model_card: dict[str, Any], checkpoint: Path | None,
-              out_dir: Path) -> dict[str, Any]:
-    """Probe one checkpoint (None: the untrained model) with ``cfg.probe``."""
-    overrides = {"progress": False, **(exp(cfg).get("probe") or {})}
+              out_dir: Path, **probe_overrides: Any) -> dict[str, Any]:
+    """Probe one checkpoint (None: the untrained model) with ``cfg.probe``, updated by
+    ``experiment.probe`` and then ``probe_overrides``."""
+    overrides = {"progress": False, **(exp(cfg).get("probe") or {}), **probe_overrides}
     return probe_checkpoint(model_card, checkpoint, probe_dataset(cfg), cfg.probe, out_dir,
                             **overrides)
 
