@@ -99,19 +99,6 @@ def file_seed(path: Path) -> int:
         return 0
 
 
-def pairs_needed_lines(layerwise: object, n_pairs: int, target: float) -> list[str]:
-    """'pairs needed' lines from the layer table's intervals (empty without intervals)."""
-    from staticdyn.metrics.intervals import pairs_needed_table
-
-    table = pairs_needed_table(layerwise, n_pairs, target)  # type: ignore[arg-type]
-    if table["pairs_needed"].isna().all():
-        return []
-    parts = [f"{r.layer} {int(r.pairs_needed)}" if r.pairs_needed == r.pairs_needed
-             else f"{r.layer} n/a" for r in table.itertuples()]
-    return [f"pairs needed for a 95% half-width of {target:g} pp on dynamic/static % "
-            f"(now {n_pairs}; width ~ 1/sqrt(N)): " + ", ".join(parts)]
-
-
 def _validate(args: argparse.Namespace) -> None:
     try:
         check_estimator(args.estimator)
@@ -149,10 +136,7 @@ def _run(args: argparse.Namespace) -> int:
 
         written.update(write_lambda_sweep(tables, out))
     if not args.quiet:
-        sys.stdout.write(format_terminal_summary(tables))
-        for line in pairs_needed_lines(tables.layerwise, int(tables.meta["n_pairs"]),
-                                       args.half_width):
-            sys.stdout.write(line + "\n")
+        sys.stdout.write(format_terminal_summary(tables, half_width=args.half_width))
         sys.stdout.write(f"wrote {len(written)} files to {out}\n")
     not_estimable = [str(x) for x, ok in zip(tables.layerwise["layer"],
                                              tables.layerwise["estimable"], strict=True) if not ok]

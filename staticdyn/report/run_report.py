@@ -123,8 +123,23 @@ def summary_markdown(tables: RunTables, title: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def format_terminal_summary(tables: RunTables) -> str:
-    """A short fixed-width table for the terminal: one row per layer, both metrics."""
+def pairs_needed_lines(tables: RunTables, target: float = 2.0) -> list[str]:
+    """'pairs needed' line from the layer table's intervals (none without intervals)."""
+    from staticdyn.metrics.intervals import pairs_needed_table
+
+    n_pairs = int(str(tables.meta.get("n_pairs", 0)))
+    table = pairs_needed_table(tables.layerwise, n_pairs, target)
+    if table.empty or table["pairs_needed"].isna().all():
+        return []
+    parts = [f"{r.layer} {int(r.pairs_needed)}" if pd.notna(r.pairs_needed) else f"{r.layer} n/a"
+             for r in table.itertuples()]
+    return [f"pairs needed for a 95% half-width of {target:g} pp on dynamic/static % "
+            f"(now {n_pairs}; width ~ 1/sqrt(N)): " + ", ".join(parts)]
+
+
+def format_terminal_summary(tables: RunTables, half_width: float = 2.0) -> str:
+    """A short fixed-width table for the terminal: one row per layer, both metrics; with
+    intervals, the pairs a 95% half-width of ``half_width`` pp would need."""
     meta = tables.meta
     head = (f"{_meta_str(meta, 'model')} on {_meta_str(meta, 'dataset')}: "
             f"{_pairs_line(tables)} pairs, estimator {_meta_str(meta, 'estimator')}, "
@@ -141,6 +156,7 @@ def format_terminal_summary(tables: RunTables) -> str:
     out.append(to_fixed_width(table, float_digits=1).rstrip("\n"))
     if "bootstrap" in meta:
         out.append(f"[lo, hi]: 95% bootstrap interval ({_meta_str(meta, 'bootstrap')})")
+        out += pairs_needed_lines(tables, half_width)
     out += _notes(tables)
     return "\n".join(out) + "\n"
 
