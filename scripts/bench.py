@@ -6,7 +6,12 @@
 (c) extraction wall time / bare model-forward time for the same clips (target <= 1.2 on CPU);
 (d) metric time for 3000 pairs x 2048 units;
 (e) peak RSS as the pair count grows (must stay flat: features stream to disk);
+(f) allocator: seconds and minor page faults per clip of a steady-state forward, with glibc's
+    defaults (cold) and with staticdyn's warm allocator (probe/allocator.py), per model;
 (g) with --gpu: clips/s at the paper's input sizes and the fraction of time waiting on data.
+
+Sections not measured by a run (``--skip``) are kept from the existing BENCHMARKS.md, each
+with the date and command of the run that measured it.
 
 Timings are taken on whatever machine runs the script; BENCHMARKS.md records which.
 """
@@ -191,6 +196,46 @@ def bench_gpu(work: Path, pairs: int) -> list[dict]:
     return rows
 
 
+_ALLOC_CHILD = """
+import json, resource, sys, time, torch
+mode, name, batch, crop, reps = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+if mode == "warm":
+    from staticdyn.probe.allocator import keep_freed_memory
+    assert keep_freed_memory().applied
+from staticdyn.models.zoo import load_model
+model = load_model(name, clip={"crop": crop, "short_side": crop})
+spec = model.clip_spec
+x = [torch.randn(batch, 3, t, crop, crop) for t in spec.pathway_frames]
+layers = model.resolve_layers(None)
+from staticdyn.probe.hooks import extract_pooled
+extract_pooled(model.module, x if len(x) > 1 else x[0], layers)  # warm-up
+f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+for _ in range(reps):
+    extract_pooled(model.module, x if len(x) > 1 else x[0], layers)
+dt, df = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"s_per_clip": dt / reps / batch, "faults_per_clip": df / reps / batch,
+                  "peak_rss_mb": rss}))
+"""
+
+
+def bench_allocator(models: list[str], batch: int, crop: int, reps: int) -> list[dict]:
+    """Cold (glibc defaults) vs warm allocator, each in a fresh process, per model."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    rows = []
+    for name in models:
+        row: dict = {"model": name, "batch": batch, "crop": crop, "reps": reps}
+        for mode in ("cold", "warm"):
+            out = subprocess.run([sys.executable, "-c", _ALLOC_CHILD, mode, name, str(batch),
+                                  str(crop), str(reps)], capture_output=True, text=True,
+                                 cwd=ROOT, env=env, check=True).stdout
+            row[mode] = json.loads(out.strip().splitlines()[-1])
+        rows.append(row)
+        print(row)
+    return rows
+
+
 def machine() -> str:
     import torch
 
@@ -200,7 +245,7 @@ def machine() -> str:
             f"torch {torch.__version__} with {torch.get_num_threads()} threads, GPU: {gpu}")
 
 
-def write_markdown(res: dict, path: Path, command: str) -> None:
+def write_markdown(res: dict, path: Path, command: str) -> None:  # noqa: C901
     a = res.get("layers")
     lines = ["# Benchmarks", "", f"Machine: {res['machine']}", "", f"Command: `{command}`", "",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
@@ -238,7 +283,49 @@ def write_markdown(res: dict, path: Path, command: str) -> None:
         lines += [f"| {r['model']} | {r['pairs']} | {r['clips_per_s']:.1f} | "
                   f"{r['pairs_per_s']:.1f} | {r['data_wait_fraction']:.2f} |" for r in res["gpu"]]
         lines.append("")
-    path.write_text("\n".join(lines))
+    if res.get("allocator"):
+        lines += ["## (f) Allocator: steady-state forward per clip, glibc defaults vs warm", "",
+                  "Each model in a fresh process; all default layers hooked; "
+                  "`probe.warm_allocator=true` (the default) is the warm column.", "",
+                  "| model | batch x crop | s/clip cold | s/clip warm | faults/clip cold | "
+                  "faults/clip warm | peak RSS cold / warm (MB) |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['batch']} x {r['crop']} | {r['cold']['s_per_clip']:.3f} | "
+                  f"{r['warm']['s_per_clip']:.3f} | {r['cold']['faults_per_clip']:.0f} | "
+                  f"{r['warm']['faults_per_clip']:.0f} | {r['cold']['peak_rss_mb']:.0f} / "
+                  f"{r['warm']['peak_rss_mb']:.0f} |" for r in res["allocator"]]
+        lines.append("")
+    path.write_text(_merge_sections(path, lines, command))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """``## heading`` -> the section's text (heading included)."""
+    out: dict[str, str] = {}
+    head = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            head = line
+            out[head] = line + "\n"
+        elif head is not None:
+            out[head] += line + "\n"
+    return out
+
+
+def _merge_sections(path: Path, lines: list[str], command: str) -> str:
+    """The new sections, then every section of the existing file this run did not measure,
+    marked with that file's date and command so no number loses its provenance."""
+    new = "\n".join(lines)
+    if not path.exists():
+        return new
+    old_text = path.read_text()
+    fresh = _sections(new)
+    meta = [ln for ln in old_text.splitlines() if ln.startswith(("Date:", "Command:"))]
+    kept = [body for head, body in _sections(old_text).items() if head not in fresh]
+    if not kept:
+        return new
+    note = f"_(kept from an earlier run; {'; '.join(meta[:2])})_" if meta else ""
+    kept = [body.replace("\n", f"\n\n{note}\n", 1) if note and "kept from" not in body
+            else body for body in kept]
+    return new.rstrip("\n") + "\n\n" + "\n".join(b.rstrip("\n") + "\n" for b in kept)
 
 
 def main() -> None:
@@ -251,7 +338,12 @@ def main() -> None:
     ap.add_argument("--rss", default="200,1000,2000")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--gpu-pairs", type=int, default=256)
-    ap.add_argument("--skip", default="", help="comma list of: layers,metrics,bootstrap,rss")
+    ap.add_argument("--skip", default="",
+                    help="comma list of: layers,metrics,bootstrap,rss,allocator")
+    ap.add_argument("--alloc-models", default="x3d_xs,i3d_r50,slowfast_r50")
+    ap.add_argument("--alloc-batch", type=int, default=8)
+    ap.add_argument("--alloc-crop", type=int, default=224)
+    ap.add_argument("--alloc-reps", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -278,6 +370,9 @@ def main() -> None:
         if "rss" not in skip:
             res["rss"] = bench_rss(work, [int(x) for x in args.rss.split(",")])
             print(res["rss"])
+        if "allocator" not in skip:
+            res["allocator"] = bench_allocator(args.alloc_models.split(","), args.alloc_batch,
+                                               args.alloc_crop, args.alloc_reps)
         if args.gpu:
             res["gpu"] = bench_gpu(work, args.gpu_pairs)
             print(res["gpu"])
