@@ -1,7 +1,8 @@
 """Fixtures every test folder may use. Plain helpers live in ``tests.helpers``.
 
 A folder's own ``conftest.py`` keeps what only that folder needs (media writers in ``data/``,
-the tiny DAVIS set in ``vos/``, one torch thread in ``train/``).
+one torch thread in ``train/``). The tiny DAVIS set is here because the VOS tests mirror the
+package: data (sources, pairs), models (nets, release checkpoints) and the pipeline use it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
+from staticdyn.data.davis import SyntheticDavisSource
 from tests.helpers.configs import CONF, make_cfg
 
 
@@ -30,3 +32,10 @@ def cfg_factory(tmp_path: Path) -> Callable[..., DictConfig]:
         return make_cfg(tmp_path / name, list(overrides), dataset)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def tiny_davis(tmp_path_factory: pytest.TempPathFactory) -> SyntheticDavisSource:
+    """3 sequences x 5 frames of 48 x 48 in the DAVIS layout, 4 styles, with both flows."""
+    cache = tmp_path_factory.mktemp("vos_cache")
+    return SyntheticDavisSource(cache_dir=cache, n_sequences=3, num_frames=5, size=48)

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from staticdyn.pipeline import run
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def test_tiny_vos_run_writes_tables(tiny_davis, tmp_path: Path) -> None:

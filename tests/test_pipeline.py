@@ -35,8 +35,12 @@ def test_run_writes_every_file_with_documented_columns(cfg_factory) -> None:
     out = res["run_dir"]
     for name in FILES:
         assert (out / name).exists() and (out / name).stat().st_size > 0, name
-    assert list(pd.read_csv(out / "layerwise.csv").columns) == LAYERWISE_COLUMNS
-    assert list(pd.read_csv(out / "unitwise.csv").columns) == UNITWISE_COLUMNS
+    lw = pd.read_csv(out / "layerwise.csv")  # documented columns first; intervals appended
+    assert list(lw.columns[: len(LAYERWISE_COLUMNS)]) == LAYERWISE_COLUMNS
+    assert {"score_dynamic_lo", "score_dynamic_hi", "estimable", "note"} <= set(lw.columns)
+    uw = pd.read_csv(out / "unitwise.csv")
+    assert list(uw.columns[: len(UNITWISE_COLUMNS)]) == UNITWISE_COLUMNS
+    assert {"dynamic_lo", "dynamic_hi", "estimable"} <= set(uw.columns)
     assert list(pd.read_csv(out / "unit_scores.csv").columns) == UNIT_SCORE_COLUMNS
     lw = pd.read_csv(out / "layerwise.csv")
     assert lw["layer"].tolist() == ["stage1", "stage2", "stage3", "stage4"]
