@@ -49,24 +49,14 @@ from staticdyn.metrics.core import (
     unit_ratios,
 )
 from staticdyn.metrics.features_file import open_features
-
-# Re-exported for callers outside metrics written before intervals had their own module
-# (report.paper_figures, experiments.training.calibrate); new code imports metrics.intervals.
-from staticdyn.metrics.intervals import (
-    INTERVAL_LAYER_STATS,
-    attach_intervals,
-    interval_table,
-    percentile_interval,
-    seed_interval,
-)
+from staticdyn.metrics.intervals import INTERVAL_LAYER_STATS, interval_table, percentile_interval
 
 if TYPE_CHECKING:  # pandas only for the table helpers, never in the numeric core
     import pandas as pd
 
-__all__ = ["DEFAULT_BOOT", "INTERVAL_LAYER_STATS", "LAYER_STATS", "BootstrapResult",
-           "PreparedLayer", "attach_intervals", "bootstrap_h5", "bootstrap_layer",
-           "default_chunk", "draw_counts", "percentile_interval", "prepare_layer",
-           "resample_counts", "seed_interval", "stats_from_weights"]
+__all__ = ["DEFAULT_BOOT", "LAYER_STATS", "BootstrapResult", "PreparedLayer", "bootstrap_h5",
+           "bootstrap_layer", "default_chunk", "draw_counts", "prepare_layer",
+           "resample_counts", "stats_from_weights"]
 
 LAYER_STATS: tuple[str, ...] = (
     "score_dynamic", "score_static", "dynamic_units", "static_units", "residual_units",

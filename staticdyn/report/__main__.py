@@ -99,17 +99,22 @@ def file_seed(path: Path) -> int:
         return 0
 
 
-def _validate(args: argparse.Namespace) -> None:
+def check_analysis_args(args: argparse.Namespace) -> None:
+    """The options the report and ``compare`` share: estimator, lambda, half-width."""
     try:
         check_estimator(args.estimator)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if not 0.0 <= args.lam <= 1.0:
         raise UsageError(f"--lambda must be in [0, 1]; got {args.lam}")
-    if args.bootstrap < 0:
-        raise UsageError(f"--bootstrap must be >= 0; got {args.bootstrap}")
     if args.half_width <= 0:
         raise UsageError(f"--half-width must be > 0; got {args.half_width}")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    check_analysis_args(args)
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be >= 0; got {args.bootstrap}")
     args.features = resolve_features(args.features)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from staticdyn.errors import StaticDynError
-from staticdyn.metrics.core import ESTIMATORS, check_estimator
+from staticdyn.metrics.core import ESTIMATORS
 from staticdyn.report.tables import to_fixed_width, write_csv
 
 COMPARE_CSV = "compare.csv"
@@ -78,18 +78,16 @@ def format_comparison(cmp: object, target: float) -> str:
 
 def _run(args: argparse.Namespace, prog: str) -> int:
     from staticdyn.metrics.compare import compare_h5
-    from staticdyn.report.__main__ import EXIT_NOT_ESTIMABLE, file_seed, resolve_features
+    from staticdyn.report.__main__ import (
+        EXIT_NOT_ESTIMABLE,
+        check_analysis_args,
+        file_seed,
+        resolve_features,
+    )
 
-    try:
-        check_estimator(args.estimator)
-    except ValueError as exc:
-        raise StaticDynError(str(exc)) from exc
-    if not 0.0 <= args.lam <= 1.0:
-        raise StaticDynError(f"--lambda must be in [0, 1]; got {args.lam}")
+    check_analysis_args(args)
     if args.bootstrap < 1:
         raise StaticDynError(f"compare needs --bootstrap >= 1; got {args.bootstrap}")
-    if args.half_width <= 0:
-        raise StaticDynError(f"--half-width must be > 0; got {args.half_width}")
     a, b = resolve_features(args.run_a), resolve_features(args.run_b)
     layers = [x.strip() for x in args.layer.split(",") if x.strip()] if args.layer else None
     seed = file_seed(a) if args.seed is None else args.seed

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from staticdyn.metrics.bootstrap import seed_interval
+from staticdyn.metrics.intervals import seed_interval
 from staticdyn.report.aggregate import CLASS_COLUMNS, PCT_COLUMNS, SweepResult
 from staticdyn.report.figures import (
     COLORS,

@@ -37,7 +37,8 @@ from staticdyn.experiments.training.common import (
     train_variant,
     write_table,
 )
-from staticdyn.metrics.bootstrap import attach_intervals, bootstrap_h5
+from staticdyn.metrics.bootstrap import bootstrap_h5
+from staticdyn.metrics.intervals import attach_intervals
 from staticdyn.report.figures import (
     COLORS,
     legend_outside,
