@@ -33,6 +33,8 @@ class Layout:
 
     ``folded``: the batch axis holds batch x time (``(NT)``), b-major, as ``x.flatten(0, 1)`` of
     a (B, T, ...) tensor gives; it is unfolded to one row per clip before pooling.
+    ``inferable``: False for a layout that is used only where a card declares it (``L(NT)C``:
+    a (L, B*T, C) reading would make existing (B, L, C) outputs with L = B*T ambiguous).
     """
 
     name: str
@@ -40,6 +42,7 @@ class Layout:
     batch_axis: int
     channel_axis: int
     folded: bool = False
+    inferable: bool = True
 
 
 OUTPUT_LAYOUTS: dict[str, Layout] = {
@@ -55,6 +58,7 @@ OUTPUT_LAYOUTS: dict[str, Layout] = {
         Layout("(NT)CHW", 4, 0, 1, folded=True),
         Layout("(NT)LC", 3, 0, 2, folded=True),
         Layout("(NT)C", 2, 0, 1, folded=True),
+        Layout("L(NT)C", 3, 1, 2, folded=True, inferable=False),  # per-frame queries (MinVIS)
     )
 }
 INPUT_LAYOUTS = ("NCTHW", "NTCHW", "(NT)CHW")

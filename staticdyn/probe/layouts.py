@@ -97,7 +97,8 @@ def candidate_layouts(
     folded_rows = {batch * t for t in frames if t > 1}
     return [
         lay for lay in OUTPUT_LAYOUTS.values()
-        if fits(lay, shape, batch) and (not lay.folded or shape[0] in folded_rows)
+        if lay.inferable and fits(lay, shape, batch)
+        and (not lay.folded or shape[lay.batch_axis] in folded_rows)
         and (channels is None or pooled_width(lay, shape) == channels)
     ]
 

@@ -92,7 +92,7 @@ def fits(layout: Layout, shape: Sequence[int], batch: int) -> bool:
     if len(shape) != layout.rank:
         return False
     if layout.folded:
-        return shape[0] % batch == 0
+        return shape[layout.batch_axis] % batch == 0
     return shape[layout.batch_axis] == batch
 
 
@@ -112,8 +112,8 @@ def pool_tensor(x: torch.Tensor, layout: Layout, batch: int, where: str) -> torc
     x = x.float()
     batch_axis, channel_axis = layout.batch_axis, layout.channel_axis
     if layout.folded:
-        x = x.reshape(batch, x.shape[0] // batch, *x.shape[1:])
-        batch_axis, channel_axis = 0, channel_axis + 1
+        x = x.unflatten(batch_axis, (batch, x.shape[batch_axis] // batch))
+        channel_axis += int(channel_axis > batch_axis)
     dims = tuple(d for d in range(x.ndim) if d not in (batch_axis, channel_axis))
     if not dims:
         return x.clone()
