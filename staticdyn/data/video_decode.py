@@ -19,7 +19,7 @@ Rotation metadata (a portrait phone video stored sideways) is applied after the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from struct import unpack
 
@@ -114,27 +114,12 @@ def decode_video(path: str | Path, max_frames: int | None = None,
     decodable frames, a decoding error mid-stream, or fewer frames than the header promises.
     """
     path = Path(path)
-    frames: list[np.ndarray] = []
-    expected, slack = 0, _TRUNCATION_SLACK
-    try:
-        container, stream = _open_video(path)
-        with container:
-            expected, slack = _expected_count(container, stream)
-            size: tuple[int, int] | None = None
-            for frame in container.decode(stream):
-                if size is None:
-                    size = _target_size(frame.width, frame.height, short_side)
-                frames.append(_to_rgb(frame, size, _rotation(frame, stream)))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except VideoReadError:
-        raise
-    except _DECODE_ERRORS as exc:
-        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
-    if not frames:
+    last = max_frames - 1 if max_frames is not None else None
+    run = _decode(path, short_side, last, keep=None)
+    if not run.frames:
         raise VideoReadError(f"{path}: no decodable frames")
-    _check_truncation(path, len(frames), expected, slack, max_frames)
-    return np.stack(frames)
+    _check_truncation(path, len(run.frames), run.expected, run.slack, max_frames)
+    return np.stack([run.frames[i] for i in range(len(run.frames))])
 
 
 def _expected_count(container: av.container.InputContainer,
@@ -213,23 +198,12 @@ def count_frames(path: str | Path, max_frames: int | None = None) -> int:
     Raises ``VideoReadError`` exactly where ``decode_video`` would (no frames, truncated).
     """
     path = Path(path)
-    n = 0
-    try:
-        container, stream = _open_video(path)
-        with container:
-            expected, slack = _expected_count(container, stream)
-            for _ in container.decode(stream):
-                n += 1
-                if max_frames is not None and n >= max_frames:
-                    break
-    except VideoReadError:
-        raise
-    except _DECODE_ERRORS as exc:
-        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
-    if not n:
+    last = max_frames - 1 if max_frames is not None else None
+    run = _decode(path, None, last, keep=frozenset())
+    if not run.decoded:
         raise VideoReadError(f"{path}: no decodable frames")
-    _check_truncation(path, n, expected, slack, max_frames)
-    return n
+    _check_truncation(path, run.decoded, run.expected, run.slack, max_frames)
+    return run.decoded
 
 
 def decode_frames(path: str | Path, wanted: np.ndarray, index: VideoIndex | None = None,
@@ -269,39 +243,67 @@ def _decode_from(path: Path, wanted: np.ndarray, short_side: int | None, start: 
     """Decode from frame ``start`` (after seeking to ``seek_ts``; from the beginning when
     None) to the last wanted frame. (None, decoded) when the decoder's output does not follow
     the index (then the caller decodes from the beginning) or the stream ends first."""
-    last = int(wanted[-1])
-    want = set(int(i) for i in wanted)
-    out: dict[int, np.ndarray] = {}
-    decoded = 0
+    want = frozenset(int(i) for i in wanted)
+    run = _decode(path, short_side, int(wanted[-1]), want, start, seek_ts, pts)
+    if run.failed or len(run.frames) != len(want):
+        return None, run.decoded
+    return np.stack([run.frames[int(i)] for i in wanted]), run.decoded
+
+
+@dataclass
+class _Decoded:
+    """What one pass of the decoder gave: the frames kept (by frame number), how many frames
+    it decoded, the count the header promises, and whether it stopped early after a seek
+    (a decoding error, or output that does not follow the index)."""
+
+    frames: dict[int, np.ndarray] = field(default_factory=dict)
+    decoded: int = 0
+    expected: int = 0
+    slack: float = _TRUNCATION_SLACK
+    failed: bool = False
+
+
+def _decode(path: Path, short_side: int | None, last: int | None,
+            keep: frozenset[int] | None, start: int = 0, seek_ts: int | None = None,
+            pts: np.ndarray | None = None) -> _Decoded:
+    """The one decode loop: frames ``start`` .. ``last`` (the end when None) in decode order,
+    converting to RGB those in ``keep`` (every frame when None; none for ``frozenset()``).
+
+    From the beginning (``seek_ts`` None) a decoding error raises ``VideoReadError``. After a
+    seek to ``seek_ts``, each frame's timestamp must be ``pts[i]``, and any surprise (or a
+    decoding error) stops the pass with ``failed`` set, so the caller can decode from the start.
+    """
+    run = _Decoded()
     try:
         container, stream = _open_video(path)
         with container:
+            run.expected, run.slack = _expected_count(container, stream)
             if seek_ts is not None:
                 container.seek(seek_ts, stream=stream, backward=True, any_frame=False)
             i = start
             size: tuple[int, int] | None = None
             for frame in container.decode(stream):
-                decoded += 1
+                run.decoded += 1
                 if seek_ts is not None and pts is not None:
                     if frame.pts is None:
-                        return None, decoded
+                        run.failed = True
+                        return run
                     if frame.pts < pts[start] and i == start:
                         continue  # a leading frame shown before the keyframe
                     if frame.pts != pts[i] or getattr(frame, "is_corrupt", False):
-                        return None, decoded
-                if size is None:
+                        run.failed = True
+                        return run
+                if size is None:  # every frame at the size of the first (as ffmpeg scales)
                     size = _target_size(frame.width, frame.height, short_side)
-                if i in want:
-                    out[i] = _to_rgb(frame, size, _rotation(frame, stream))
+                if keep is None or i in keep:
+                    run.frames[i] = _to_rgb(frame, size, _rotation(frame, stream))
                 if i == last:
                     break
                 i += 1
     except VideoReadError:
         raise
     except _DECODE_ERRORS as exc:
-        if seek_ts is not None:
-            return None, decoded
-        raise VideoReadError(f"cannot decode {path}: {exc}") from exc
-    if len(out) != len(want):
-        return None, decoded
-    return np.stack([out[int(i)] for i in wanted]), decoded
+        if seek_ts is None:
+            raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+        run.failed = True
+    return run
