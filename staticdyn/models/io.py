@@ -14,6 +14,9 @@ those declarations before anything is built or run. Card keys (all optional):
                     # {default: NLC, head: NC}; a default applies only where the rank fits
     output: 0       # element of a tuple / list / dict / ModelOutput to pool (int or key),
                     # or per alias: {default: 0, pooled: pooler_output}
+    queries: {decoder.layer8: slot}   # VIS query layers (probe.vis_pooling=matched): per
+                    # alias, slot (state q is track q) or raw_per_frame (per-frame raw queries,
+                    # linked by the forward's query_order); other layers have no entry
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ OUTPUT_LAYOUTS: dict[str, Layout] = {
     )
 }
 INPUT_LAYOUTS = ("NCTHW", "NTCHW", "(NT)CHW")
+QUERY_KINDS = ("slot", "raw_per_frame")  # how a VIS query layer's states map to output slots
 DEFAULT_KEY = "default"
 
 Selector = int | str
@@ -127,6 +131,7 @@ class ModelIO:
     layouts: dict[str, str] = field(default_factory=dict)
     output: Selector | None = None
     outputs: dict[str, Selector] = field(default_factory=dict)
+    queries: dict[str, str] = field(default_factory=dict)  # alias -> one of QUERY_KINDS
 
     def declared(self, alias: str, path: str) -> tuple[Layout | None, bool, Selector | None]:
         """(layout, explicit, selector) for a layer; ``explicit`` is False for the model default.
@@ -142,7 +147,7 @@ class ModelIO:
 
     def overridden(self) -> set[str]:
         """Every alias or module path the card names in a per-layer override."""
-        return set(self.layouts) | set(self.outputs)
+        return set(self.layouts) | set(self.outputs) | set(self.queries)
 
 
 def input_spec_from(value: Any, entry: str) -> InputSpec:
@@ -181,12 +186,18 @@ def io_from_card(cfg: Mapping[str, Any]) -> ModelIO:
     for name, lay in layouts.items():
         output_layout(lay, f"model '{entry}', layer {name}")
     out_default, outputs = _per_layer(cfg.get("output"))
+    queries = {str(k): str(v) for k, v in (cfg.get("queries") or {}).items()}
+    for name, kind in queries.items():
+        if kind not in QUERY_KINDS:
+            raise UnknownChoiceError(f"queries (model '{entry}', layer {name})", kind,
+                                     QUERY_KINDS)
     return ModelIO(
         input=spec,
         layout=str(default) if default is not None else None,
         layouts={k: str(v) for k, v in layouts.items()},
         output=_selector(out_default, f"model '{entry}'"),
         outputs={k: _selector(v, f"model '{entry}', layer {k}") for k, v in outputs.items()},
+        queries=queries,
     )
 
 

@@ -55,6 +55,7 @@ CONFIG_KEYS = frozenset({
     "num_classes_key", "last_layer",  # read by training (train/build.py)
     # tensor layouts (models/io.py) and the sources of interpolated builder_kwargs (hf, timm2d)
     "input", "layout", "output", "hf_path", "arch",
+    "queries",  # VIS query layers: alias -> slot | raw_per_frame (models/io.py)
 })
 
 

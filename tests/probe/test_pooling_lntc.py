@@ -36,3 +36,15 @@ def test_declared_only_never_inferred() -> None:
     assert [lay.name for lay in candidate_layouts((2, 16, 3), 2, 3, {8})] == ["NLC"]
     card = {"name": "m", "layout": {"default": "NLC", "decoder.layer0": "L(NT)C"}}
     assert io_from_card(card).layouts == {"decoder.layer0": "L(NT)C"}
+
+
+def test_query_facts_are_parsed_and_checked() -> None:
+    import pytest
+
+    from staticdyn.errors import UnknownChoiceError
+
+    card = {"name": "m", "queries": {"decoder.layer0": "raw_per_frame", "decoder.layer8": "slot"}}
+    assert io_from_card(card).queries == {"decoder.layer0": "raw_per_frame",
+                                          "decoder.layer8": "slot"}
+    with pytest.raises(UnknownChoiceError, match="slot, raw_per_frame"):
+        io_from_card({"name": "m", "queries": {"decoder.layer0": "tracks"}})
