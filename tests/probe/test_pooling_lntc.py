@@ -46,5 +46,5 @@ def test_query_facts_are_parsed_and_checked() -> None:
     card = {"name": "m", "queries": {"decoder.layer0": "raw_per_frame", "decoder.layer8": "slot"}}
     assert io_from_card(card).queries == {"decoder.layer0": "raw_per_frame",
                                           "decoder.layer8": "slot"}
-    with pytest.raises(UnknownChoiceError, match="slot, raw_per_frame"):
+    with pytest.raises(UnknownChoiceError, match="tracks.*Valid choices: raw_per_frame, slot"):
         io_from_card({"name": "m", "queries": {"decoder.layer0": "tracks"}})
