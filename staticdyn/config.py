@@ -29,6 +29,11 @@ NON_IDENTITY_PROBE_KEYS = frozenset({
     "warm_allocator", "bootstrap",
 })
 
+# Probe keys that may change the features only when switched on (probe.gpu_decode: nvjpeg may
+# round differently from libjpeg): off, they are left out of the identity, so runs made before
+# the key existed still resume.
+IDENTITY_IF_SET = frozenset({"gpu_decode"})
+
 
 def plain(node: Any) -> Any:
     """A resolved plain-Python copy of a config node (dicts stay dicts)."""
@@ -67,7 +72,8 @@ def identity_of(cfg: DictConfig) -> dict[str, str]:
         node = tree.get(group, {})
         if node != {}:
             out.update({k: str(v) for k, v in flatten(node, group).items()})
-    probe = {k: v for k, v in tree.get("probe", {}).items() if k not in NON_IDENTITY_PROBE_KEYS}
+    probe = {k: v for k, v in tree.get("probe", {}).items() if k not in NON_IDENTITY_PROBE_KEYS
+             and not (k in IDENTITY_IF_SET and str(v).strip().lower() in _FALSE)}
     if probe:
         out.update({k: str(v) for k, v in flatten(probe, "probe").items()})
     return out
@@ -166,6 +172,13 @@ def _at_least(low: int) -> Callable[[Any], int]:
         return n
 
     return convert
+
+
+def _to_workers(value: Any) -> int | str:
+    """``auto`` (chosen from the visible cores at run time, probe/loader.py) or an int >= 0."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    return _at_least(0)(value)
 
 
 def _to_float(value: Any) -> float:
@@ -283,7 +296,8 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "estimator": _Key(f"one of {', '.join(choices.estimators)}",
                           _one_of(choices.estimators), required=True),
         "batch_size": _Key("an integer >= 1", _at_least(1), required=True),
-        "num_workers": _Key("an integer >= 0", _at_least(0), required=True),
+        "num_workers": _Key("auto (from the visible cores) or an integer >= 0", _to_workers,
+                            required=True),
         "layers": _Key("null (the model's default layers) or a list of layer aliases or module "
                        "paths", _to_layers),
         "seeds": _Key("null (one run with probe.seed) or a list of distinct integers >= 0, "
@@ -297,6 +311,8 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "threads": _Key("null (torch's default) or an integer >= 1", _optional(_at_least(1))),
         "progress": _Key("true or false", _to_bool),
         "warm_allocator": _Key("true or false", _to_bool),
+        "gpu_decode": _Key("true or false (JPEG frames decoded with nvjpeg on a CUDA device)",
+                           _to_bool),
         "list_layers": _Key("true or false", _to_bool),
         "shard": _Key("an integer >= 0", _at_least(0)),
         "num_shards": _Key("an integer >= 1", _at_least(1)),
@@ -329,7 +345,7 @@ class ProbeSettings:
     lam: float  # probe.lambda
     estimator: str
     batch_size: int
-    num_workers: int
+    num_workers: int | str  # "auto": chosen at run time (probe.loader.choose_num_workers)
     bootstrap: int = 1000  # resamples for the run's 95% intervals (seeded by probe.seed); 0: none
     task: str = "action"
     layers: tuple[str, ...] | None = None
@@ -342,6 +358,7 @@ class ProbeSettings:
     threads: int | None = None
     progress: bool = True
     warm_allocator: bool = True  # keep freed activation memory in the process (probe/allocator)
+    gpu_decode: bool = False  # frame-folder JPEGs decoded on the CUDA device (data/jpeg_gpu)
     list_layers: bool = False
     shard: int = 0
     num_shards: int = 1

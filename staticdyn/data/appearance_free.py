@@ -38,6 +38,10 @@ __all__ = ["render_appearance_free"]
 # Forward-backward check (Sundaram, Brox & Keutzer 2010): occluded where
 # |f(x + b(x)) + b(x)|^2 > _FB_REL * (|f|^2 + |b|^2) + _FB_ABS (pixels^2).
 _FB_REL, _FB_ABS = 0.01, 0.5
+_AREA_SIGMA = 2.0  # px: smoothing of the flow before its area change is taken
+_OPEN = np.ones((3, 3), np.uint8)  # re-seed regions, not single pixels (no salt flicker)
+_OCTAVES = 4
+_CONTRAST = 3.0  # averaging octaves narrows the values around 0.5: stretch back (clipped)
 _MIX = (0x8DA6B343, 0xD8163841, 0xCB1AB31F, 0x165667B1)
 
 
@@ -56,27 +60,42 @@ def _lattice(ix: np.ndarray, iy: np.ndarray, layer: np.ndarray, channel: int,
     h = (ix.astype(np.int64).astype(np.uint32) * np.uint32(_MIX[0])) ^ \
         (iy.astype(np.int64).astype(np.uint32) * np.uint32(_MIX[1])) ^ \
         (layer.astype(np.uint32) * np.uint32(_MIX[2])) ^ \
-        (np.uint32(channel + 1) * np.uint32(_MIX[3])) ^ key
+        np.uint32(((channel + 1) * _MIX[3]) & 0xFFFFFFFF) ^ key
     return (_fmix(_fmix(h)) >> np.uint32(8)).astype(np.float32) / np.float32(1 << 24)
 
 
-def _texture(coords: np.ndarray, layer: np.ndarray, cell: float, key: np.uint32) -> np.ndarray:
-    """Smooth value noise (bilinear with a smoothstep) at ``coords`` (H, W, 2): (H, W, 3) uint8."""
+def _value_noise(coords: np.ndarray, layer: np.ndarray, cell: float, channel: int,
+                 key: np.uint32) -> np.ndarray:
+    """One octave of smooth value noise (bilinear with a smoothstep), about uniform 0..1."""
     u, v = coords[..., 0] / cell, coords[..., 1] / cell
     i0, j0 = np.floor(u), np.floor(v)
     fu, fv = u - i0, v - j0
     fu, fv = fu * fu * (3 - 2 * fu), fv * fv * (3 - 2 * fv)
-    out = np.empty((*coords.shape[:2], 3), np.float32)
+    v00 = _lattice(i0, j0, layer, channel, key)
+    v10 = _lattice(i0 + 1, j0, layer, channel, key)
+    v01 = _lattice(i0, j0 + 1, layer, channel, key)
+    v11 = _lattice(i0 + 1, j0 + 1, layer, channel, key)
+    top = v00 + fu * (v10 - v00)
+    bottom = v01 + fu * (v11 - v01)
+    return top + fv * (bottom - top)
+
+
+def _texture(coords: np.ndarray, layer: np.ndarray, cell: float, key: np.uint32) -> np.ndarray:
+    """Multi-scale value noise at ``coords`` (H, W, 2): (H, W, 3) uint8.
+
+    Octaves of grain ``cell``, 2 ``cell``, 4 ``cell`` ... with equal weight (about the 1/f
+    spectrum of natural images): the fine grain carries small motions, the coarse one gives
+    pyramid flow methods (and strided networks) something to match at large displacements,
+    where a single fine grain averages to flat grey.
+    """
+    out = np.zeros((*coords.shape[:2], 3), np.float32)
     for c in range(3):
-        v00 = _lattice(i0, j0, layer, c, key)
-        v10 = _lattice(i0 + 1, j0, layer, c, key)
-        v01 = _lattice(i0, j0 + 1, layer, c, key)
-        v11 = _lattice(i0 + 1, j0 + 1, layer, c, key)
-        top = v00 + fu * (v10 - v00)
-        bottom = v01 + fu * (v11 - v01)
-        out[..., c] = top + fv * (bottom - top)
-    # bilinear blending narrows the values around 0.5: stretch back to the full range
-    return np.clip(np.rint((out - 0.5) * 1.6 * 255 + 127.5), 0, 255).astype(np.uint8)
+        for octave in range(_OCTAVES):
+            # each octave its own field (a channel id per octave), so octaves are independent
+            out[..., c] += _value_noise(coords, layer, cell * 2 ** octave,
+                                        c * _OCTAVES + octave, key)
+    out = (out / _OCTAVES - 0.5) * _CONTRAST
+    return np.clip(np.rint(out * 255 + 127.5), 0, 255).astype(np.uint8)
 
 
 def _remap(field: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
@@ -85,9 +104,14 @@ def _remap(field: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
 
 
 def _log_area(flow: np.ndarray) -> np.ndarray:
-    """log |det(I + grad flow)|: how much source area one target pixel covers (log)."""
-    dfx_dy, dfx_dx = np.gradient(flow[..., 0])
-    dfy_dy, dfy_dx = np.gradient(flow[..., 1])
+    """log |det(I + grad flow)|: how much source area one target pixel covers (log).
+
+    The flow is smoothed first: raw flow gradients are noisy, and their noise would add up
+    frame after frame into a drift that is not there.
+    """
+    smooth = cv2.GaussianBlur(flow, (0, 0), _AREA_SIGMA)
+    dfx_dy, dfx_dx = np.gradient(smooth[..., 0])
+    dfy_dy, dfy_dx = np.gradient(smooth[..., 1])
     det = (1.0 + dfx_dx) * (1.0 + dfy_dy) - dfx_dy * dfy_dx
     return np.log(np.maximum(np.abs(det), 1e-3)).astype(np.float32)
 
@@ -131,7 +155,8 @@ def render_appearance_free(frames: np.ndarray, seed: int, *, method: str = "dis"
         mismatch = np.sum((fwd_at + bwd) ** 2, axis=-1)
         bound = _FB_REL * (np.sum(fwd_at ** 2, axis=-1) + np.sum(bwd ** 2, axis=-1)) + _FB_ABS
         outside = (map_x < -0.5) | (map_x > w - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)
-        reseed = outside | (mismatch > bound) | (np.abs(area) > limit)
+        drifted = ((mismatch > bound) | (np.abs(area) > limit)).astype(np.uint8)
+        reseed = outside | cv2.morphologyEx(drifted, cv2.MORPH_OPEN, _OPEN).astype(bool)
         coords[reseed] = grid[reseed]
         layer[reseed] = float(t + 1)
         area[reseed] = 0.0

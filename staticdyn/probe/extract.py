@@ -23,7 +23,13 @@ from staticdyn.data.source import VideoSource
 from staticdyn.models.spec import ZooModel
 from staticdyn.probe.hooks import extract_pooled
 from staticdyn.probe.layouts import LayerIO
-from staticdyn.probe.loader import GroupDataset, GroupItem, collate_groups
+from staticdyn.probe.loader import (
+    GroupDataset,
+    GroupItem,
+    choose_num_workers,
+    collate_groups,
+    loader_options,
+)
 from staticdyn.store.h5 import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,7 @@ class ExtractionStats:
     seconds: float = 0.0
     forward_seconds: float = 0.0
     wait_seconds: float = 0.0  # blocked on the data loader
+    workers: int = 0  # DataLoader workers used (probe.num_workers, ``auto`` resolved)
 
     @property
     def data_wait_fraction(self) -> float:
@@ -80,14 +87,23 @@ def forward_groups(
     """Pooled features (n_clips, C) per layer for the clips of ``items``, one forward pass."""
     n_path = len(items[0].clips[0])
     inputs = [
-        torch.stack([clip[p] for it in items for clip in it.clips]).to(device, dtype,
-                                                                        non_blocking=True)
+        _stack_for(device, [clip[p] for it in items for clip in it.clips]).to(
+            device, dtype, non_blocking=True)
         for p in range(n_path)
     ]
     with _autocast(device, amp):
         pooled = extract_pooled(model.module, inputs if n_path > 1 else inputs[0], layers,
                                 io=io)
     return {k: v.float().cpu().numpy() for k, v in pooled.items()}
+
+
+def _stack_for(device: torch.device, parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack(parts)``; into page-locked memory when it goes to a CUDA device, so the
+    copy there is asynchronous (``non_blocking``) and overlaps the previous forward."""
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return torch.stack(parts)
+    out = torch.empty((len(parts), *parts[0].shape), dtype=parts[0].dtype, pin_memory=True)
+    return torch.stack(parts, out=out)
 
 
 def groups_per_batch(batch_size: int, groups: list[list[Pair]]) -> int:
@@ -123,7 +139,7 @@ def run_extraction(
     *,
     first_position: int = 0,
     batch_size: int = 8,
-    num_workers: int = 0,
+    num_workers: int | str = 0,
     device: str | torch.device = "cpu",
     amp: str | bool | None = None,
     dtype: torch.dtype = torch.float32,
@@ -150,10 +166,14 @@ def run_extraction(
         from staticdyn.data.tasks.action import TASK as ACTION
 
         load_fn = ACTION.load_group
-    dataset = GroupDataset(source, todo, model.clip_spec, load_fn, probe_cfg or {})
+    dataset = GroupDataset(source, todo, model.clip_spec, load_fn, probe_cfg or {}, device)
+    batch_sampler = aligned_batches([p for p, _ in todo], per_batch)
+    stats.workers = choose_num_workers(num_workers, batch_size, device.type, len(batch_sampler))
+    if num_workers == "auto":
+        log.info("probe.num_workers=auto: %d loader workers", stats.workers)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=aligned_batches([p for p, _ in todo], per_batch),
-        num_workers=num_workers, collate_fn=collate_groups, pin_memory=device.type == "cuda",
+        dataset, batch_sampler=batch_sampler, collate_fn=collate_groups,
+        **loader_options(stats.workers, device.type, bool((probe_cfg or {}).get("gpu_decode"))),
     )
     total_pairs = sum(len(g) for g in groups)
     bar = tqdm(total=total_pairs, initial=sum(len(g) for g in groups[:done]), unit="pair",

@@ -3,13 +3,20 @@
 A group is the set of pairs that share clip A (one pair with the ``authors`` sampler, a dynamic
 and a static pair with ``shared``). Clip A is read, stylised and transformed once; a static
 pair's second member is clip A with its time axis permuted, a dynamic pair's is the same window
-read in the other style. Everything random comes from the pair seeds, so the result does not
-depend on which worker builds the group.
+read in the other style, or with ``probe.dynamic_pairs=appearance_free`` clip A's
+appearance-free render (``data/appearance_free.py``). Everything random comes from the pair
+seeds, so the result does not depend on which worker builds the group.
 
 Only the frames a clip uses are read: the frame count gives the window start and the clip's
 frame indices (``clips.clip_indices``), and the source reads just those frames
 (``VideoSource.read_frames``), once per style. The tensors are bit-identical to reading the
 whole video and indexing it.
+
+The appearance-free render is made from clip A's frames as the model will see them in time
+(the picked frames, in clip order, at the video's resolution, uint8) and then goes through the
+same transform as every clip (METHOD.md section 1: /255, normalise, resize, crop). So it moves
+with the motion between the model's input frames, its crop is clip A's crop, and no flow is
+computed on frames the model never sees. It is seeded by the pair seed.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from staticdyn.config import DYNAMIC_PAIRS
+from staticdyn.data.appearance_free import render_appearance_free
 from staticdyn.data.clips import (
     SHORT_VIDEOS,
     clip_indices,
@@ -59,9 +68,10 @@ def _read(source: VideoSource, video: str, style: int, wanted: np.ndarray) -> np
 
 def load_group(
     source: VideoSource, position: int, pairs: list[Pair], spec: ClipSpec,
-    start_mode: str = "first", short_videos: str = "cycle",
+    start_mode: str = "first", short_videos: str = "cycle", dynamic_pairs: str = "style",
 ) -> GroupItem:
-    """Build the clips of one pair group (``short_videos``: see ``clips.SHORT_VIDEOS``).
+    """Build the clips of one pair group (``short_videos``: see ``clips.SHORT_VIDEOS``;
+    ``dynamic_pairs``: ``config.DYNAMIC_PAIRS``).
 
     A video that cannot be read, a style whose frame count or frame size differs from clip A's,
     a video shorter than the window under ``short_videos=skip``, or a 1-frame video in a static
@@ -69,6 +79,8 @@ def load_group(
     """
     if short_videos not in SHORT_VIDEOS:
         raise UnknownChoiceError("probe.short_videos", str(short_videos), SHORT_VIDEOS)
+    if dynamic_pairs not in DYNAMIC_PAIRS:
+        raise UnknownChoiceError("probe.dynamic_pairs", str(dynamic_pairs), DYNAMIC_PAIRS)
     item = GroupItem(position, pairs)
     p0 = pairs[0]
     style_name = source.style_names
@@ -86,7 +98,11 @@ def load_group(
         clip_a = transform_clip(frames_a[picks], spec)
         item.clips.append(clip_a)
         for p in pairs:
-            if p.factor == DYNAMIC:
+            if p.factor == DYNAMIC and dynamic_pairs == "appearance_free":
+                current = f"{p.video}@{style_name[p0.style_a]} (appearance-free render)"
+                render = render_appearance_free(frames_a[picks], p.seed)
+                item.clips.append(transform_clip(render, spec))
+            elif p.factor == DYNAMIC:
                 current = f"{p.video}@{style_name[p.style_b]}"
                 n_b = _count(source, p.video, p.style_b)
                 frames_b = _read(source, p.video, p.style_b, wanted if n_b == n_a else
@@ -116,10 +132,11 @@ def sample(source: VideoSource, probe: Mapping[str, Any]) -> list[Pair]:
 
 def load_task_group(source: VideoSource, position: int, pairs: list[Pair], spec: ClipSpec,
                     probe: Mapping[str, Any]) -> GroupItem:
-    """The task interface's group builder: ``load_group`` with ``probe.clip_start`` and
-    ``probe.short_videos``."""
+    """The task interface's group builder: ``load_group`` with ``probe.clip_start``,
+    ``probe.short_videos`` and ``probe.dynamic_pairs``."""
     return load_group(source, position, pairs, spec, str(probe.get("clip_start", "first")),
-                      str(probe.get("short_videos", "cycle")))
+                      str(probe.get("short_videos", "cycle")),
+                      str(probe.get("dynamic_pairs", "style")))
 
 
 TASK = Task("action", sample, load_task_group)
