@@ -34,6 +34,10 @@ NON_IDENTITY_PROBE_KEYS = frozenset({
 # the key existed still resume.
 IDENTITY_IF_SET = frozenset({"gpu_decode"})
 
+# Probe keys left out of the identity at their default value: a key added after runs were made
+# (probe.dynamic_pairs) keeps those runs' identity at its default, so they still resume.
+IDENTITY_DEFAULTS: dict[str, str] = {"dynamic_pairs": "style"}
+
 
 def plain(node: Any) -> Any:
     """A resolved plain-Python copy of a config node (dicts stay dicts)."""
@@ -74,6 +78,7 @@ def identity_of(cfg: DictConfig) -> dict[str, str]:
             out.update({k: str(v) for k, v in flatten(node, group).items()})
     probe = {k: v for k, v in tree.get("probe", {}).items() if k not in NON_IDENTITY_PROBE_KEYS
              and not (k in IDENTITY_IF_SET and str(v).strip().lower() in _FALSE)}
+    probe = {k: v for k, v in probe.items() if IDENTITY_DEFAULTS.get(k) != str(v)}
     if probe:
         out.update({k: str(v) for k, v in flatten(probe, "probe").items()})
     return out
@@ -129,6 +134,9 @@ def _full_key(exc: Exception, prefix: str) -> str:
 # -- probe settings -----------------------------------------------------------------------------
 MIN_PAIRS_PER_FACTOR = 2  # a correlation over one pair is undefined: each factor needs two
 CLIP_STARTS: tuple[str, ...] = ("first", "random")
+#: ``probe.dynamic_pairs``: a dynamic pair's second clip is the clip in another style, or its
+#: appearance-free render (data/appearance_free.py), which shares the motion and nothing else.
+DYNAMIC_PAIRS: tuple[str, ...] = ("style", "appearance_free")
 _AMP: dict[str, str | None] = {"false": None, "off": None, "none": None, "bf16": "bf16",
                                "bfloat16": "bf16", "true": "bf16", "fp16": "fp16",
                                "float16": "fp16"}
@@ -305,6 +313,7 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "clip_start": _Key(f"one of {', '.join(CLIP_STARTS)}", _one_of(CLIP_STARTS)),
         "short_videos": _Key(f"one of {', '.join(choices.short_videos)}",
                              _one_of(choices.short_videos)),
+        "dynamic_pairs": _Key(f"one of {', '.join(DYNAMIC_PAIRS)}", _one_of(DYNAMIC_PAIRS)),
         "device": _Key("cpu, cuda or cuda:N (a torch device)", _to_device),
         "dtype": _Key(f"one of {', '.join(choices.dtypes)}", _one_of(choices.dtypes)),
         "amp": _Key("false, bf16 or fp16 (GPU autocast)", _to_amp),
@@ -352,6 +361,7 @@ class ProbeSettings:
     seeds: tuple[int, ...] | None = None
     clip_start: str = "first"
     short_videos: str | None = None  # None = not given, the action task's default applies
+    dynamic_pairs: str = "style"  # style | appearance_free (the action task's dynamic pairs)
     device: str = "cpu"
     dtype: str = "float32"
     amp: str | None = None  # None (off), "bf16" or "fp16"
@@ -391,6 +401,10 @@ class ProbeSettings:
             raise InvalidSettingError("probe.shard", raw["shard"],
                                       f"0..{settings.num_shards - 1} (probe.num_shards="
                                       f"{settings.num_shards})")
+        if settings.dynamic_pairs != "style" and settings.task != "action":
+            raise InvalidSettingError("probe.dynamic_pairs", raw["dynamic_pairs"],
+                                      f"style with probe.task={settings.task} (appearance-free "
+                                      "pairs are built by the action task)")
         return settings
 
     def for_seed(self, seed: int) -> ProbeSettings:
