@@ -134,6 +134,9 @@ def _full_key(exc: Exception, prefix: str) -> str:
 # -- probe settings -----------------------------------------------------------------------------
 MIN_PAIRS_PER_FACTOR = 2  # a correlation over one pair is undefined: each factor needs two
 CLIP_STARTS: tuple[str, ...] = ("first", "random")
+#: ``probe.vis_pooling`` (task vis): the mean over queries and frames, or the query slots matched
+#: to the annotated instances (staticdyn/probe/matched.py).
+VIS_POOLINGS: tuple[str, ...] = ("mean", "matched")
 #: ``probe.dynamic_pairs``: a dynamic pair's second clip is the clip in another style, or its
 #: appearance-free render (data/appearance_free.py), which shares the motion and nothing else.
 DYNAMIC_PAIRS: tuple[str, ...] = ("style", "appearance_free")
@@ -333,6 +336,8 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "s_range": _Key("[low, high] with 0 <= low <= high", _range_up_to(float("inf"))),
         "frame_offset": _Key("an integer >= 1", _at_least(1)),
         "clip_frames": _Key("an integer >= 1", _at_least(1)),
+        # video instance segmentation (conf/probe/vis.yaml)
+        "vis_pooling": _Key(f"one of {', '.join(VIS_POOLINGS)}", _one_of(VIS_POOLINGS)),
     }
 
 
@@ -379,6 +384,7 @@ class ProbeSettings:
     s_range: list[float] | None = None
     frame_offset: int | None = None
     clip_frames: int | None = None
+    vis_pooling: str | None = None  # task vis; None = not given (mean)
     task_values: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

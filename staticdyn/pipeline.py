@@ -69,10 +69,60 @@ def check_config(cfg: DictConfig) -> ProbeSettings:
     """Every error a config alone can show, in one line, before anything is read or built:
     the probe settings, a ``???`` left in the model or dataset (``dataset.root``), the device."""
     settings = ProbeSettings.from_cfg(cfg.probe, probe_choices())
+    check_model_task(cfg, settings)
     for group in ("model", "dataset"):
         resolved(cfg.get(group), group)
     device_of(settings)
     return settings
+
+
+VIS_TASK = "vis"  # probe=vis pairs only VIS models (card ``task: vis``) and vice versa
+
+
+def vis_models() -> list[str]:
+    """Zoo entries whose card says ``task: vis`` (read unresolved: no interpolation runs)."""
+    from staticdyn.models.zoo import conf_dir
+
+    found = []
+    for path in sorted((conf_dir() / "model").glob("*.yaml")):
+        card = OmegaConf.load(path)
+        if isinstance(card, DictConfig) and card.get("task") == VIS_TASK:
+            found.append(path.stem)
+    return found
+
+
+def check_model_task(cfg: DictConfig, settings: ProbeSettings) -> None:
+    """probe=vis takes a video instance segmentation model (card ``task: vis``) and such a
+    model takes probe=vis only: one line naming the valid choices, before any work."""
+    model = cfg.get("model")
+    model_task = model.get("task") if isinstance(model, DictConfig) else None
+    if (model_task == VIS_TASK) == (settings.task == VIS_TASK):
+        return
+    name = model.get("name", "custom") if isinstance(model, DictConfig) else "custom"
+    if model_task == VIS_TASK:
+        raise StaticDynError(f"model '{name}' is a video instance segmentation model (card task: "
+                             f"vis): it takes probe=vis, not probe={settings.task}. Valid "
+                             f"choices: probe=vis")
+    raise StaticDynError(f"probe=vis needs a video instance segmentation model (card task: vis); "
+                         f"model '{name}' has task {model_task}. Valid choices: "
+                         + ", ".join(f"model={m}" for m in vis_models()))
+
+
+def matched_queries(model: ZooModel, layers: dict[str, str], settings: ProbeSettings
+                    ) -> dict[str, str] | None:
+    """probe.vis_pooling=matched: the requested query layers (alias -> the card's ``queries``
+    kind, looked up by alias or module path); None otherwise. A model that declares no query
+    layer among them is refused in one line."""
+    if settings.vis_pooling != "matched":
+        return None
+    queries = {alias: kind for alias, path in layers.items()
+               if (kind := model.io.queries.get(alias, model.io.queries.get(path)))}
+    if not queries:
+        raise StaticDynError(f"probe.vis_pooling=matched: none of the layers {list(layers)} of "
+                             f"model '{model.name}' is a query layer (card queries:). Valid "
+                             f"choices: {', '.join(model.io.queries) or 'none'}; or "
+                             "probe.vis_pooling=mean")
+    return queries
 
 
 def device_of(settings: ProbeSettings) -> torch.device:
@@ -120,7 +170,7 @@ def scan_data(cfg: DictConfig, source: VideoSource, settings: ProbeSettings
     may be read-only or shared, and a file written into it would show up to other tools. A
     resumed run, where a second scan matters most, finds it there.
     """
-    if settings.task != "action":
+    if settings.task not in ("action", VIS_TASK):
         return None
     dataset = {k: v for k, v in identity_of(cfg).items() if k.startswith("dataset.")}
     return scan_source(source, cache=run_dir_of(cfg) / SCAN_CACHE,
@@ -358,6 +408,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
     layers = model.resolve_layers(list(settings.layers) if settings.layers else None)
     # every layer's tensor layout, declared or verified on a dry run, before any data is read
     io = layer_io(model, layers)
+    matched = matched_queries(model, layers, settings)
     device, dtype = device_of(settings), DTYPES[settings.dtype]
     if accept is not None:
         accept()
@@ -408,7 +459,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
                     batch_size=settings.batch_size, num_workers=settings.num_workers,
                     device=device, amp=settings.amp, dtype=dtype,
                     load_fn=task.load_group, probe_cfg=settings.task_values,
-                    progress=settings.progress, io=io,
+                    progress=settings.progress, io=io, matched=matched,
                 )
 
             stats = extract(groups)

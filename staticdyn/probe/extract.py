@@ -83,8 +83,13 @@ def forward_groups(
     model: ZooModel, items: list[GroupItem], layers: Mapping[str, str], device: torch.device,
     amp: str | bool | None = None, dtype: torch.dtype = torch.float32,
     io: Mapping[str, LayerIO] | None = None,
+    matched: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Pooled features (n_clips, C) per layer for the clips of ``items``, one forward pass."""
+    """Pooled features (n_clips, C) per layer for the clips of ``items``, one forward pass.
+
+    ``matched`` (VIS, ``probe.vis_pooling=matched``): query layer alias -> query kind; those
+    layers are pooled over the slots matched to each clip's masks (``probe.matched``).
+    """
     n_path = len(items[0].clips[0])
     inputs = [
         _stack_for(device, [clip[p] for it in items for clip in it.clips]).to(
@@ -92,8 +97,14 @@ def forward_groups(
         for p in range(n_path)
     ]
     with _autocast(device, amp):
-        pooled = extract_pooled(model.module, inputs if n_path > 1 else inputs[0], layers,
-                                io=io)
+        if matched:
+            from staticdyn.probe.matched import extract_matched
+
+            masks = [m.to(device) for it in items for m in getattr(it, "masks", [])]
+            pooled = extract_matched(model.module, inputs[0], layers, io or {}, matched, masks)
+        else:
+            pooled = extract_pooled(model.module, inputs if n_path > 1 else inputs[0], layers,
+                                    io=io)
     return {k: v.float().cpu().numpy() for k, v in pooled.items()}
 
 
@@ -147,6 +158,7 @@ def run_extraction(
     probe_cfg: Mapping[str, Any] | None = None,
     progress: bool = True,
     io: Mapping[str, LayerIO] | None = None,
+    matched: Mapping[str, str] | None = None,
 ) -> ExtractionStats:
     """Extract every group not yet in ``store``; returns what this call did.
 
@@ -192,7 +204,7 @@ def run_extraction(
         n_fwd = 0
         for batch in _batches(good, max(batch_size, 1)):
             tf = time.perf_counter()
-            out = forward_groups(model, batch, layers, device, amp, dtype, io)
+            out = forward_groups(model, batch, layers, device, amp, dtype, io, matched)
             stats.forward_seconds += time.perf_counter() - tf
             offset = 0
             for it in batch:

@@ -17,6 +17,7 @@ __all__ = ["READ_ERRORS", "TASK_MODULES", "GroupItem", "Task", "get_task"]
 TASK_MODULES: dict[str, str] = {
     "action": "staticdyn.data.tasks.action",
     "vos": "staticdyn.data.tasks.vos",
+    "vis": "staticdyn.data.tasks.vis",
 }
 
 
