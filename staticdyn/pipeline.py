@@ -47,7 +47,7 @@ from staticdyn.errors import DatasetError, InvalidSettingError, StaticDynError
 from staticdyn.metrics.layerwise import ESTIMATORS
 from staticdyn.models.spec import ZooModel
 from staticdyn.probe.allocator import keep_freed_memory
-from staticdyn.probe.api import layer_io
+from staticdyn.probe.api import layer_io, show_layers
 
 log = logging.getLogger("staticdyn")
 
@@ -244,7 +244,7 @@ def write_skipped_csv(path: Path, skipped: list[tuple[int, str, str]]) -> None:
             w.writerow([item, reason])
 
 
-def run_seeds(cfg: DictConfig) -> dict[str, Any]:
+def run_seeds(cfg: DictConfig, model: ZooModel | None = None) -> dict[str, Any]:
     """``probe.seeds=[1,2,3,4]``: one run per seed in ``seed<k>/``, then the papers' summary.
 
     Written beside them: ``seeds_layerwise.csv`` / ``seeds_unitwise.csv`` with, per layer, the
@@ -263,7 +263,7 @@ def run_seeds(cfg: DictConfig) -> dict[str, Any]:
             sub.probe.seed = s
             sub.probe.seeds = None
             sub.out_dir = str(out / f"seed{s}")
-        results[s] = run(sub)
+        results[s] = run(sub, model=model)
     files = {}
     for name, cols in (("layerwise", ["dynamic_pct", "static_pct", "residual_pct",
                                       "score_dynamic", "score_static"]),
@@ -281,10 +281,7 @@ def run_seeds(cfg: DictConfig) -> dict[str, Any]:
 def list_layers(model: ZooModel) -> dict[str, Any]:
     """Every alias with its module path, output shape on a dry run, layout and channel count,
     then the raw module paths (any of which ``probe.layers`` also accepts)."""
-    from staticdyn.probe.layers_table import layer_table
-
-    table = layer_table(model, io=model.io) if model.clip_spec.task == "action" else "\n".join(
-        f"  {a:<16} -> {p}" for a, p in model.layers.items())
+    table = show_layers(model)
     print(f"aliases of model '{model.name}':\n{table}\nmodule paths:\n  "
           + "\n  ".join(model.module_paths()))
     return {"listed": True}
@@ -368,13 +365,17 @@ def replace_skipped(extract: Callable[[list[list[Pair]]], Any], store: Any,
             setattr(stats, k, getattr(stats, k) + getattr(more, k))
 
 
-def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, Any]:
+def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
+        model: ZooModel | None = None) -> dict[str, Any]:
     """Run one probe job; returns paths and counts (also used by tests and sweeps).
 
     ``accept`` is called once every check passed, right before the first write into the run
     directory: ``run.py`` saves Hydra's ``.hydra/`` files and the job log there, so a refused
-    run leaves the directory as it found it.
+    run leaves the directory as it found it. ``model``: a model built outside the config (the
+    Python API's ``staticdyn.probe`` on a user's own module), used instead of building
+    ``cfg.model``, which then only describes it.
     """
+    prebuilt = model
     settings = check_config(cfg)
     check_stores(cfg, settings)
     if settings.seeds:
@@ -384,7 +385,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
             plan_pairs(source, settings.for_seed(seed), index)
         if accept is not None:
             accept()
-        return run_seeds(cfg)
+        return run_seeds(cfg, model=prebuilt)
     from staticdyn.metrics.analyze import analyze_with_intervals
     from staticdyn.probe.extract import ExtractionStats, run_extraction
     from staticdyn.report.run_report import format_terminal_summary, write_run_report
@@ -398,13 +399,13 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None) -> dict[str, 
 
     source = build_source(cfg)  # fails on a missing root before any model is built
     if settings.list_layers:
-        return list_layers(build_model(cfg))
+        return list_layers(prebuilt if prebuilt is not None else build_model(cfg))
     index = scan_data(cfg, source, settings)
     task, pairs, groups, first = plan_pairs(source, settings, index)
     identity = {**identity_of(cfg), **data_identity(index, pairs)}
     h5_path = out / "features.h5"
     FeatureStore.check(h5_path, identity)  # a changed data set or pair list: refused now
-    model = build_model(cfg)
+    model = prebuilt if prebuilt is not None else build_model(cfg)
     layers = model.resolve_layers(list(settings.layers) if settings.layers else None)
     # every layer's tensor layout, declared or verified on a dry run, before any data is read
     io = layer_io(model, layers)

@@ -1,4 +1,10 @@
-"""torchvision's MViT at any clip size (its builders fix the positional grid to 16x224x224).
+"""torchvision video models offline: no builder downloads, and MViT at any clip size.
+
+``refuse_downloads``: torchvision's builders fetch weights whenever ``weights`` names a weights
+enum or its string (``"DEFAULT"``, ``"KINETICS400_V1"``); staticdyn never downloads, so such a
+``builder_kwargs.weights`` is refused in one line that says to pass the file as a checkpoint.
+
+torchvision's MViT at any clip size (its builders fix the positional grid to 16x224x224):
 
 ``torchvision.models.video.mvit_v1_b`` / ``mvit_v2_s`` hard-code ``spatial_size=(224, 224)`` and
 ``temporal_size=16`` when they call the private ``_mvit``, so a reduced clip (CI, smoke runs,
@@ -11,7 +17,7 @@ with ``_mvit`` briefly wrapped to size the grid, so the block settings stay torc
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from unittest import mock
 
@@ -19,9 +25,33 @@ import torch
 from torch import nn
 
 from staticdyn.errors import StaticDynError, UnknownChoiceError
-from staticdyn.models.builders import NO_DOWNLOAD_HINT
 
 VARIANTS = ("mvit_v1_b", "mvit_v2_s")
+TORCHVISION_HINT = (
+    "staticdyn never downloads weights: keep builder_kwargs.weights=null and pass the "
+    "state-dict file as model.checkpoint=/path/to/file.pth (torchvision keeps the files it "
+    "downloaded in $TORCH_HOME/hub/checkpoints/)"
+)
+
+
+def _is_weights_enum(value: Any) -> bool:
+    from torchvision.models import WeightsEnum
+
+    return isinstance(value, WeightsEnum)
+
+
+def refuse_downloads(builder: str, kwargs: Mapping[str, Any] | None, entry: str) -> None:
+    """Refuse ``builder_kwargs.weights`` that would make a torchvision builder download: a
+    weights enum (any builder), or a weights name for a builder from torchvision itself (a
+    string may be a local path for other builders, which is theirs to interpret)."""
+    weights = (kwargs or {}).get("weights")
+    if weights is None:
+        return
+    if _is_weights_enum(weights) or (
+            str(builder).startswith("torchvision.") and isinstance(weights, str | bool)):
+        raise StaticDynError(f"model '{entry}': builder_kwargs.weights={weights!s} would "
+                             f"download weights; {TORCHVISION_HINT}")
+
 _LOCK = threading.Lock()  # the wrap is process-wide for as long as one build lasts
 
 
@@ -38,7 +68,8 @@ def mvit(
     from torchvision.models.video import mvit as tv_mvit
 
     if weights is not None:
-        raise StaticDynError(f"builder_kwargs.weights={weights!r}: {NO_DOWNLOAD_HINT}")
+        raise StaticDynError(f"builder_kwargs.weights={weights!s} would download weights; "
+                             f"{TORCHVISION_HINT}")
     if variant not in VARIANTS:
         raise UnknownChoiceError("torchvision MViT variant", variant, VARIANTS)
     if isinstance(spatial_size, int):

@@ -30,10 +30,11 @@ YAML change. Schema (keys other than these are rejected, to catch typos early):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from staticdyn.data.spec import ClipSpec
@@ -44,6 +45,7 @@ from staticdyn.models.checkpoints.loading import load_checkpoint
 from staticdyn.models.custom import builder_path
 from staticdyn.models.io import io_from_card
 from staticdyn.models.spec import ZooModel
+from staticdyn.models.torchvision_video import refuse_downloads
 
 CONFIG_KEYS = frozenset({
     "name", "builder", "_target_", "builder_kwargs", "pretrained", "checkpoint", "clip",
@@ -152,7 +154,9 @@ def from_config(cfg: Mapping[str, Any] | Any) -> ZooModel:
     if cfg.get("pretrained"):
         raise StaticDynError(f"model '{entry}' has pretrained=true: {NO_DOWNLOAD_HINT}")
     card = CheckpointCard.from_config(cfg)  # checked before anything is built
-    module = build_module(builder_path(cfg, entry), cfg.get("builder_kwargs"))
+    builder = builder_path(cfg, entry)
+    refuse_downloads(builder, cfg.get("builder_kwargs"), entry)
+    module = build_module(builder, cfg.get("builder_kwargs"))
     layers, default_layers = _layers(module, cfg, entry)
     # A module may suggest its own clip (the mmaction adapter reads the config's test
     # pipeline); the card's ``clip`` values win over the suggestion.
@@ -175,15 +179,74 @@ def from_config(cfg: Mapping[str, Any] | Any) -> ZooModel:
     return model
 
 
+def split_overrides(over: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what OmegaConf can hold, the rest) of Python-API overrides, leaf by leaf: the first
+    part is merged before interpolations are resolved (so ``hf_path=`` reaches
+    ``builder_kwargs.path: ${..hf_path}``, as a Hydra override does), the rest (objects YAML
+    cannot hold, e.g. a norm layer class) after."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    plain: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
+    for key, value in over.items():
+        if isinstance(value, Mapping) and value:
+            sub_plain, sub_objects = split_overrides(value)
+            if sub_plain:
+                plain[key] = sub_plain
+            if sub_objects:
+                objects[key] = sub_objects
+            continue
+        try:
+            OmegaConf.create({"v": value})
+        except (OmegaConfBaseException, ValueError):
+            objects[key] = value
+        else:
+            plain[key] = value
+    return plain, objects
+
+
+def merge_into_card(node: Any, over: Mapping[str, Any]) -> None:
+    """``_merge`` into an unresolved OmegaConf card, in place: mappings merge key by key,
+    anything else (an interpolation included) is replaced, as ``_merge`` does on plain dicts."""
+    from omegaconf import DictConfig, OmegaConf
+
+    for key, value in over.items():
+        if isinstance(value, Mapping) and key in node and not OmegaConf.is_interpolation(
+                node, key) and isinstance(node[key], DictConfig):
+            merge_into_card(node[key], value)
+        else:
+            node[key] = value
+
+
+def entry_card(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The card of entry ``name`` with ``overrides``, merged the way Hydra composes a run:
+    overrides first, interpolations resolved after, so ``load_model(name, **overrides)`` and
+    ``python run.py model=name model.key=value`` build the same model."""
+    from omegaconf import OmegaConf
+
+    entries = list_entries()
+    if name not in entries:
+        raise UnknownChoiceError("model", name, entries)
+    plain, objects = split_overrides(overrides or {})
+    raw = OmegaConf.load(conf_dir() / "model" / f"{name}.yaml")
+    merge_into_card(raw, plain)
+    cfg = OmegaConf.to_container(raw, resolve=True)
+    assert isinstance(cfg, dict)
+    cfg.setdefault("name", name)
+    return _merge(cfg, objects)
+
+
 def load_model(name: str, checkpoint: str | Path | None = None,
                trust_checkpoint: bool | None = None, **overrides: Any) -> ZooModel:
-    """Build zoo entry ``name``; ``overrides`` deep-merge into its YAML card.
+    """Build zoo entry ``name``; ``overrides`` deep-merge into its YAML card before its
+    interpolations are resolved (``hf_path=`` reaches the builder, as on the command line).
 
     ``trust_checkpoint=True``: you vouch for the checkpoint file, which may then unpickle
     objects beyond weights data (see ``staticdyn.models.checkpoints.reader``).
     Example: ``load_model("slow_r50", checkpoint="SLOW_8x8_R50.pyth", clip={"crop": 224})``.
     """
-    cfg = _merge(entry_config(name), overrides)
+    cfg = entry_card(name, overrides)
     if checkpoint is not None:
         cfg["checkpoint"] = str(checkpoint)
     if trust_checkpoint is not None:
@@ -194,3 +257,111 @@ def load_model(name: str, checkpoint: str | Path | None = None,
 def checkpoint_card(name: str, **overrides: Any) -> CheckpointCard:
     """The checkpoint facts of zoo entry ``name`` (for converting files outside a load)."""
     return CheckpointCard.from_config(_merge(entry_config(name), overrides))
+
+
+def _input_adapter(layout: str, keyword: str | None):  # noqa: ANN202
+    """Forward pre-hook giving a module the clip the way its forward takes it: staticdyn's
+    (B, C, T, H, W) batch in ``layout`` (``to_input_layout``), by ``keyword`` if it has one."""
+    from staticdyn.models.io import to_input_layout
+
+    def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        if not args:
+            return args, kwargs
+        x = args[0]
+        if isinstance(x, torch.Tensor):
+            x = to_input_layout(x, layout)
+        if keyword:
+            return args[1:], {**kwargs, keyword: x}
+        return (x, *args[1:]), kwargs
+
+    return hook
+
+
+def adapt_input(module: nn.Module, layout: str, keyword: str | None, entry: str) -> None:
+    """Make a user's module take staticdyn's (B, C, T, H, W) clips (``input_layout``): a
+    forward pre-hook converts them, replaced, not stacked, when the module is wrapped again,
+    and ``staticdyn_input`` records what the module now takes (checked before every dry run).
+    A module that already converts its input (built by a staticdyn builder) is left alone."""
+    from staticdyn.models.io import InputSpec, input_spec_from
+
+    spec = input_spec_from({"layout": layout, "keyword": keyword}, entry)
+    hooked = module.__dict__.get("_staticdyn_input_hook")
+    if hooked is not None:
+        hooked.remove()
+    elif getattr(module, "staticdyn_input", None) is not None:
+        return  # converts its input itself; check_input compares it with the declaration
+    if spec.layout == "NCTHW" and not spec.keyword:
+        module.__dict__.pop("_staticdyn_input_hook", None)
+        module.staticdyn_input = InputSpec()
+        return
+    handle = module.register_forward_pre_hook(_input_adapter(spec.layout, spec.keyword),
+                                              with_kwargs=True)
+    module.__dict__["_staticdyn_input_hook"] = handle
+    module.staticdyn_input = InputSpec(spec.layout, spec.keyword)
+
+
+def module_card(
+    module: nn.Module,
+    name: str | None = None,
+    checkpoint: str | Path | None = None,
+    layers: Sequence[str] | Mapping[str, str] | None = None,
+    input_layout: str | None = None,
+    layouts: str | Mapping[str, str] | None = None,
+    clip: Mapping[str, Any] | None = None,
+    keyword: str | None = None,
+    output: Any = None,
+) -> dict[str, Any]:
+    """The card of a module the user built, as the ``custom`` entry would hold it: its clip
+    is the ``custom`` card's (8 frames every 8th, 224 crop of a 256 short side, Kinetics
+    mean/std) under the module's ``staticdyn_clip`` suggestion under ``clip``; ``layers`` is
+    a list of module paths or {alias: path}; ``layouts`` the model's layout or {alias: layout}
+    (undeclared layers are inferred and verified on a dry run)."""
+    base = entry_config("custom")
+    entry = name or type(module).__name__
+    suggested = dict(getattr(module, "staticdyn_clip", None) or {})
+    if isinstance(layers, Mapping):
+        aliases = {str(k): str(v) for k, v in layers.items()}
+        defaults = list(aliases)
+    else:
+        aliases, defaults = {}, [str(p) for p in layers or ()]
+    card = {
+        **{k: base[k] for k in ("family", "arch_group", "pathways", "pathway_kind", "task",
+                                "checkpoint_format", "trust_checkpoint") if k in base},
+        "name": entry,
+        "builder": f"{type(module).__module__}.{type(module).__qualname__}",
+        "pretrained": False,
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "clip": {**(base.get("clip") or {}), **suggested, **dict(clip or {})},
+        "layers": aliases,
+        "default_layers": defaults,
+        "input": {"layout": input_layout or "NCTHW", "keyword": keyword, "frames": None},
+        "layout": dict(layouts) if isinstance(layouts, Mapping) else layouts,
+        "output": dict(output) if isinstance(output, Mapping) else output,
+        "description": f"prebuilt module {type(module).__module__}.{type(module).__qualname__}",
+    }
+    return card
+
+
+def from_module(module: nn.Module, card: Mapping[str, Any]) -> ZooModel:
+    """A ZooModel of a module the user built, described by ``module_card``: the input adapted,
+    the checkpoint (if any) loaded strictly, every layer checked to exist. It is marked
+    trained: staticdyn cannot tell what the user's module holds."""
+    if not isinstance(module, nn.Module):
+        raise StaticDynError(f"load_model takes a zoo entry name or a torch.nn.Module, got "
+                             f"{type(module).__name__}. Zoo entries: {', '.join(list_entries())}")
+    cfg = dict(card)
+    entry = str(cfg["name"])
+    unknown = sorted(set(cfg) - CONFIG_KEYS)
+    if unknown:
+        raise UnknownChoiceError(f"model config key (model '{entry}')", unknown[0], CONFIG_KEYS)
+    ckpt_card = CheckpointCard.from_config(cfg)
+    io = io_from_card(cfg)
+    clip = clip_spec_from(cfg.get("clip"), entry)
+    layers, defaults = _layers(module, cfg, entry)
+    adapt_input(module, io.input.layout, io.input.keyword, entry)
+    if cfg.get("checkpoint"):
+        load_checkpoint(module, cfg["checkpoint"], ckpt_card)
+    model = ZooModel(name=entry, module=module, clip_spec=clip, layers=layers, untrained=False,
+                     checkpoint=cfg.get("checkpoint"), default_layers=defaults, io=io)
+    model.resolve_layers(model.default_layers)  # every named layer exists, before any run
+    return model
