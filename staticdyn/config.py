@@ -26,7 +26,7 @@ from staticdyn.errors import (
 # values.
 NON_IDENTITY_PROBE_KEYS = frozenset({
     "batch_size", "num_workers", "device", "list_layers", "progress", "lambda", "estimator",
-    "warm_allocator", "bootstrap",
+    "warm_allocator", "bootstrap", "behaviour",
 })
 
 # Probe keys that may change the features only when switched on (probe.gpu_decode: nvjpeg may
@@ -323,6 +323,8 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "threads": _Key("null (torch's default) or an integer >= 1", _optional(_at_least(1))),
         "progress": _Key("true or false", _to_bool),
         "warm_allocator": _Key("true or false", _to_bool),
+        "behaviour": _Key("true or false (also top-1 on original, shuffled and appearance-free "
+                          "clips: behaviour.csv)", _to_bool),
         "gpu_decode": _Key("true or false (JPEG frames decoded with nvjpeg on a CUDA device)",
                            _to_bool),
         "list_layers": _Key("true or false", _to_bool),
@@ -373,6 +375,7 @@ class ProbeSettings:
     threads: int | None = None
     progress: bool = True
     warm_allocator: bool = True  # keep freed activation memory in the process (probe/allocator)
+    behaviour: bool = False  # also top-1 under shuffling / appearance-free (probe/behaviour)
     gpu_decode: bool = False  # frame-folder JPEGs decoded on the CUDA device (data/jpeg_gpu)
     list_layers: bool = False
     shard: int = 0
@@ -411,6 +414,10 @@ class ProbeSettings:
             raise InvalidSettingError("probe.dynamic_pairs", raw["dynamic_pairs"],
                                       f"style with probe.task={settings.task} (appearance-free "
                                       "pairs are built by the action task)")
+        if settings.behaviour and settings.num_shards > 1:
+            raise InvalidSettingError("probe.behaviour", raw["behaviour"],
+                                      "false with probe.num_shards > 1 (behaviour.csv covers "
+                                      "the whole run: measure it on the merged run)")
         return settings
 
     def for_seed(self, seed: int) -> ProbeSettings:

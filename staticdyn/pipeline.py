@@ -411,6 +411,11 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
     io = layer_io(model, layers)
     matched = matched_queries(model, layers, settings)
     device, dtype = device_of(settings), DTYPES[settings.dtype]
+    behaviour = None
+    if settings.behaviour:  # no head or no labels: one line now, before any work
+        from staticdyn.probe.behaviour import plan_for_run
+
+        behaviour = plan_for_run(model, source, groups)
     if accept is not None:
         accept()
     out.mkdir(parents=True, exist_ok=True)
@@ -493,6 +498,11 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
                                     n_boot=settings.bootstrap, seed=settings.seed)
     files = write_run_report(tables, out)
     print(format_terminal_summary(tables))
+    if behaviour is not None:
+        from staticdyn.probe.behaviour import behaviour_for_run
+
+        files["behaviour"] = behaviour_for_run(model, source, behaviour, settings, out, device,
+                                               dtype, str(attrs["dataset"]))
     print(f"\nwrote {h5_path}")
     for name, path in files.items():
         print(f"wrote {path}" if name else path)

@@ -1,0 +1,171 @@
+"""probe.behaviour: top-1 on the probe's clips, shuffled, and appearance-free (behaviour.csv).
+
+Known answers: the frame-order-invariant model predicts the same class for a clip and its
+shuffled version (100% of its accuracy kept, an interval of exactly 0); a Tiny3D trained on the
+synthetic motion-defined classes loses most of its accuracy when the frames are shuffled.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from staticdyn.data.pairs import STATIC, group_pairs, sample_pairs
+from staticdyn.data.synthetic import SyntheticSource
+from staticdyn.data.tasks.action import load_group
+from staticdyn.errors import InvalidSettingError
+from staticdyn.metrics.behaviour import BEHAVIOUR_COLUMNS
+from staticdyn.models.zoo import from_config
+from staticdyn.pipeline import run
+from staticdyn.probe.behaviour import (
+    BehaviourPlan,
+    condition_clips,
+    measure_behaviour,
+    plan_behaviour,
+    predict,
+)
+from tests.helpers.configs import tiny_dataset, tiny_model, tiny_train
+
+SYNTH = {"_target_": "staticdyn.data.synthetic.SyntheticSource", "name": "synth_motion",
+         "n_videos": 16, "num_frames": 16, "size": 48, "num_styles": 4, "seed": 0,
+         "classes": "motion"}
+
+
+def _source(n: int = 30, classes: str | None = "motion", **over) -> SyntheticSource:
+    return SyntheticSource(**{"n_videos": n, "num_frames": 8, "size": 32, "seed": 3,
+                              "classes": classes, **over})
+
+
+def _groups(source: SyntheticSource, n_pairs: int, videos: list[str] | None = None):
+    return group_pairs(sample_pairs(videos or source.videos, source.num_styles, n_pairs, 0,
+                                    "shared"))
+
+
+def test_original_and_shuffled_are_the_probes_own_clips() -> None:
+    model = from_config(tiny_model("toy3d"))
+    source = _source(6)
+    for position, group in enumerate(_groups(source, 12)):
+        item = load_group(source, position, group, model.clip_spec)
+        clips = condition_clips(source, group, model.clip_spec)
+        assert torch.equal(clips["original"][0], item.clips[0][0])  # clip A, bit for bit
+        static = [i for i, p in enumerate(group) if p.factor == STATIC]
+        assert torch.equal(clips["shuffled"][0], item.clips[item.rows[static[0]][1]][0])
+        free = clips["appearance_free"][0]
+        assert free.shape == clips["original"][0].shape
+        assert not torch.equal(free, clips["original"][0])
+
+
+def test_frame_order_invariant_model_keeps_all_its_accuracy() -> None:
+    torch.manual_seed(0)
+    model = from_config(tiny_model("toy_invariant"))
+    source = _source(40)
+    plan = plan_behaviour(model, source, _groups(source, 80))
+    assert isinstance(plan, BehaviourPlan) and plan.num_classes == 10
+    clips = [condition_clips(source, g, model.clip_spec) for g in plan.groups]
+    device = torch.device("cpu")
+    same = predict(model, [c["original"] for c in clips], device, torch.float32) == predict(
+        model, [c["shuffled"] for c in clips], device, torch.float32)
+    assert same.all()  # every clip: the same class, shuffled or not
+    table = measure_behaviour(model, source, plan, batch_size=16, n_boot=200).table
+    assert list(table.columns) == BEHAVIOUR_COLUMNS
+    row = table.set_index("condition")
+    assert row.loc["original", "n_correct"] > 0 and row.loc["original", "n_clips"] == 40
+    assert row.loc["shuffled", "n_correct"] == row.loc["original", "n_correct"]
+    assert row.loc["shuffled", "relative_drop"] == 0.0
+    assert row.loc["shuffled", ["relative_drop_lo", "relative_drop_hi"]].tolist() == [0.0, 0.0]
+    assert row.loc["shuffled", "p_value"] == 1.0
+
+
+def test_no_labels_no_head_or_other_label_space_say_so_in_one_line() -> None:
+    model = from_config(tiny_model("toy3d"))
+    unlabelled = _source(8, classes=None)
+    why = plan_behaviour(model, unlabelled, _groups(unlabelled, 8))
+    assert isinstance(why, str) and "no labels" in why and "\n" not in why
+
+    headless = from_config(tiny_model("toy3d"))
+    headless.module.blocks[4] = torch.nn.Identity()  # returns the (B, C, T, H, W) maps
+    labelled = _source(8)
+    why = plan_behaviour(headless, labelled, _groups(labelled, 8))
+    assert isinstance(why, str) and "no classification head" in why and "(1, 32" in why
+
+    three = from_config(tiny_model("toy3d", builder_kwargs={"width": 4, "num_classes": 3}))
+    why = plan_behaviour(three, labelled, _groups(labelled, 8))
+    assert isinstance(why, str) and "outside the 3 classes" in why
+
+
+def test_unlabelled_videos_are_left_out_and_counted() -> None:
+    model = from_config(tiny_model("toy3d"))
+    source = _source(10)
+    groups = _groups(source, 20)
+    source.label = lambda v: None if v.endswith(("1", "3")) else 1  # type: ignore[method-assign]
+    plan = plan_behaviour(model, source, groups)
+    assert isinstance(plan, BehaviourPlan)
+    assert plan.unlabelled == 2 and len(plan.groups) == 8
+
+
+def test_run_writes_behaviour_csv_and_behaviour_is_not_identity(cfg_factory, capsys) -> None:
+    res = run(cfg_factory("beh", ["model=toy3d", "probe.n_pairs=16", "probe.behaviour=true",
+                                  "probe.bootstrap=50"], dataset=SYNTH))
+    path = res["run_dir"] / "behaviour.csv"
+    assert res["files"]["behaviour"] == path
+    table = pd.read_csv(path)
+    assert list(table.columns) == BEHAVIOUR_COLUMNS
+    assert table["condition"].tolist() == ["original", "shuffled", "appearance_free"]
+    assert (table["n_clips"] == 8).all() and (table["model"] == "toy3d").all()
+    assert "behaviour (top-1 %" in capsys.readouterr().out
+    # the same run without behaviour resumes the same features (not part of the identity)
+    again = run(cfg_factory("beh", ["model=toy3d", "probe.n_pairs=16", "probe.bootstrap=50"],
+                            dataset=SYNTH))
+    assert "behaviour" not in again["files"] and again["stats"] is None
+
+
+def test_run_without_labels_says_so_before_work_and_still_probes(cfg_factory, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="staticdyn"):
+        res = run(cfg_factory("nolab", ["model=toy3d", "probe.n_pairs=8",
+                                        "probe.behaviour=true", "probe.bootstrap=0"]))
+    lines = [r.getMessage() for r in caplog.records if "behaviour" in r.getMessage()]
+    assert len(lines) == 1 and "no labels" in lines[0]
+    assert not (res["run_dir"] / "behaviour.csv").exists()
+    assert (res["run_dir"] / "layerwise.csv").exists()
+
+
+def test_behaviour_with_shards_is_refused(cfg_factory) -> None:
+    with pytest.raises(InvalidSettingError, match="probe.behaviour"):
+        run(cfg_factory("shard", ["model=toy3d", "probe.behaviour=true", "probe.num_shards=2"]))
+    with pytest.raises(InvalidSettingError, match="probe.behaviour"):
+        run(cfg_factory("bad", ["model=toy3d", "probe.behaviour=maybe"]))
+
+
+@pytest.mark.slow
+def test_motion_trained_model_loses_most_of_its_accuracy_when_shuffled(tmp_path: Path) -> None:
+    """Trained on the motion-defined classes (one style, as the calibration's first phase),
+    measured on 100 unseen videos in that style. About 45 s on a free core."""
+    from staticdyn.train.build import prepare, train_run
+    from staticdyn.train.checkpoints import list_checkpoints
+
+    torch.set_num_threads(1)
+    n_train = 1000
+    prep = prepare(tiny_model(builder_kwargs={"width": 8, "num_classes": 10}),
+                   tiny_dataset(n_videos=n_train, classes="motion"),
+                   tiny_train(max_steps=500, batch_size=16, style=0, val_fraction=0.1,
+                              log_every=50, lr=0.003))
+    train_run(prep, tmp_path / "train")
+    checkpoint = list_checkpoints(tmp_path / "train" / "checkpoints")[-1][1]
+    model = from_config(dict(prep.model_cfg, checkpoint=str(checkpoint)))
+    # the training videos' seed, videos after the training ones, both styles the training one
+    source = SyntheticSource(n_videos=n_train + 100, num_frames=8, size=32, seed=0,
+                             classes="motion", stylizer=["palette:0", "palette:0"])
+    plan = plan_behaviour(model, source, _groups(source, 200, source.videos[n_train:]))
+    assert isinstance(plan, BehaviourPlan)
+    row = measure_behaviour(model, source, plan, batch_size=25, n_boot=1000).table.set_index(
+        "condition")
+    assert row.loc["original", "top1_lo"] > 3 * row.loc["original", "chance_top1"]
+    assert row.loc["shuffled", "relative_drop"] > 50.0  # most of it lost
+    assert row.loc["shuffled", "relative_drop_lo"] > 0 and row.loc["shuffled", "p_value"] < 0.05
+    assert row.loc["appearance_free", "top1"] < row.loc["original", "top1"]
+    np.testing.assert_array_less(row.loc["shuffled", "top1_hi"], row.loc["original", "top1_lo"])
