@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 #: 8 x 224 x 224 float32, so ``auto`` never trades the machine's memory for throughput
 MAX_CLIPS_IN_FLIGHT = 512
 #: fewer loader batches than this: a worker's start costs more than it saves (``auto`` -> 0)
-MIN_BATCHES_FOR_WORKERS = 8
+MIN_BATCHES_FOR_WORKERS = 16
 MAX_AUTO_WORKERS = 16
 CUDA_PREFETCH = 4  # batches each worker keeps ready on CUDA (torch's default is 2)
 
@@ -50,9 +50,8 @@ def choose_num_workers(value: int | str, batch_size: int, device_type: str, n_ba
 
     On CUDA the model runs on the GPU, so every core but the main process's decodes; on CPU the
     forward needs the cores, so half of them decode. Capped so that at most
-    ``MAX_CLIPS_IN_FLIGHT`` clips wait in the loader (workers x prefetch x batch size), at
-    ``MAX_AUTO_WORKERS``, at the number of loader batches, and 0 for a run of fewer than
-    ``MIN_BATCHES_FOR_WORKERS`` batches.
+    ``MAX_CLIPS_IN_FLIGHT`` clips wait in the loader (workers x prefetch x batch size) and at
+    ``MAX_AUTO_WORKERS``; 0 for a run of fewer than ``MIN_BATCHES_FOR_WORKERS`` batches.
     """
     if value != "auto":
         n = int(value)
@@ -65,20 +64,21 @@ def choose_num_workers(value: int | str, batch_size: int, device_type: str, n_ba
     spare = cores - 1 if device_type == "cuda" else cores // 2
     prefetch = CUDA_PREFETCH if device_type == "cuda" else 2
     by_memory = max(1, MAX_CLIPS_IN_FLIGHT // (max(1, batch_size) * prefetch))
-    return max(0, min(spare, by_memory, MAX_AUTO_WORKERS, n_batches))
+    return max(0, min(spare, by_memory, MAX_AUTO_WORKERS))
 
 
 def loader_options(num_workers: int, device_type: str, gpu_decode: bool = False
                    ) -> dict[str, Any]:
     """DataLoader keywords for ``num_workers`` workers feeding a ``device_type`` model.
 
-    Prefetching deeper and a persistent pin-memory thread only when CUDA is there to feed (on a
-    CPU-only machine, or a CUDA device torch cannot see, the plain loader is used: pinning
-    would fail without a driver). Workers that decode JPEGs on the GPU are spawned, not forked:
+    Workers prefetch deeper when CUDA is there to feed (on a CPU-only machine, or a CUDA device
+    torch cannot see, the plain loader is used). Pinned memory is not asked of the loader: its
+    items are groups, not tensors, so ``extract.forward_groups`` stacks a batch straight into
+    page-locked memory instead. Workers that decode JPEGs on the GPU are spawned, not forked:
     CUDA cannot be initialised in a forked child.
     """
     cuda = device_type == "cuda" and torch.cuda.is_available()
-    opts: dict[str, Any] = {"num_workers": num_workers, "pin_memory": cuda}
+    opts: dict[str, Any] = {"num_workers": num_workers}
     if num_workers > 0:
         opts["prefetch_factor"] = CUDA_PREFETCH if cuda else 2
         if cuda and gpu_decode:

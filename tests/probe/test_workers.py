@@ -56,7 +56,6 @@ def test_an_int_is_used_as_given() -> None:
     (16, "cuda", 8, 100, 15),  # GPU forward: every core but the main process's
     (64, "cuda", 8, 100, 16),  # capped
     (64, "cuda", 32, 100, MAX_CLIPS_IN_FLIGHT // (32 * CUDA_PREFETCH)),  # memory cap: 4
-    (16, "cuda", 8, 10, 10),   # never more workers than batches
     (16, "cuda", 8, MIN_BATCHES_FOR_WORKERS - 1, 0),  # a tiny run: no worker start-up
 ])
 def test_auto_from_cores_batch_size_and_device(cores: int, device: str, batch: int,
@@ -71,23 +70,27 @@ def test_auto_reads_the_visible_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_loader_options_on_cpu_are_the_plain_loader() -> None:
-    assert loader_options(0, "cpu") == {"num_workers": 0, "pin_memory": False}
-    assert loader_options(2, "cpu") == {"num_workers": 2, "pin_memory": False,
-                                        "prefetch_factor": 2}
+    assert loader_options(0, "cpu") == {"num_workers": 0}
+    assert loader_options(2, "cpu") == {"num_workers": 2, "prefetch_factor": 2}
 
 
 def test_loader_options_for_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    # a CUDA device torch cannot see: no pinning (it would fail without a driver)
-    assert loader_options(2, "cuda") == {"num_workers": 2, "pin_memory": False,
-                                         "prefetch_factor": 2}
+    # a CUDA device torch cannot see: the plain loader
+    assert loader_options(2, "cuda") == {"num_workers": 2, "prefetch_factor": 2}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert loader_options(2, "cuda") == {"num_workers": 2, "pin_memory": True,
-                                         "prefetch_factor": CUDA_PREFETCH}
-    assert loader_options(0, "cuda") == {"num_workers": 0, "pin_memory": True}
+    assert loader_options(2, "cuda") == {"num_workers": 2, "prefetch_factor": CUDA_PREFETCH}
+    assert loader_options(0, "cuda") == {"num_workers": 0}
     # GPU JPEG decoding in workers: CUDA cannot start in a forked child
     assert loader_options(2, "cuda", gpu_decode=True)["multiprocessing_context"] == "spawn"
     assert "multiprocessing_context" not in loader_options(0, "cuda", gpu_decode=True)
+
+
+def test_stacking_for_cuda_pins_only_where_cuda_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = [torch.randn(3, 2, 4, 4) for _ in range(3)]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = extract._stack_for(torch.device("cuda"), parts)  # degrades to a plain stack
+    assert torch.equal(out, torch.stack(parts)) and not out.is_pinned()
 
 
 def test_stacking_for_cpu_is_a_plain_stack() -> None:
