@@ -328,7 +328,8 @@ def plan_pairs(source: VideoSource, settings: ProbeSettings, index: DataIndex | 
 
 def replace_skipped(extract: Callable[[list[list[Pair]]], Any], store: Any,
                     groups: list[list[Pair]], stats: Any, source: VideoSource,
-                    index: DataIndex, settings: ProbeSettings) -> Any:
+                    index: DataIndex, settings: ProbeSettings,
+                    run_pairs: list[Pair] | None = None, first: int = 0) -> Any:
     """Replace the pairs of groups that could not be read during the run (a file that went
     bad after the scan), so the run still delivers its pair count.
 
@@ -337,24 +338,39 @@ def replace_skipped(extract: Callable[[list[list[Pair]]], Any], store: Any,
     skipped is stored in features.h5, so the rounds, and the replacements, are the same on a
     resumed run and for the same seed. Stops when nothing is missing or no video is left
     (said once). Returns the summed extraction stats.
+
+    A shard (``groups`` starting at group ``first`` of the run's pairs ``run_pairs``) draws
+    from its own share of the videos no pair of the run uses (every ``num_shards``-th, from
+    its shard number) and numbers its replacements in a block of its own after the run's
+    pairs, so shards never collide and their merged file holds every pair once. Unsharded,
+    this is the whole list of unused videos and the numbering right after the run's pairs.
     """
     readable = index.readable_videos() if not index.generated else list(source.videos)
     groups = list(groups)
+    planned_pairs, planned_groups = sum(len(g) for g in groups), len(groups)
+    run_pairs = run_pairs if run_pairs is not None else [p for g in groups for p in g]
+    run_groups = len({p.group for p in run_pairs})
+    unused = [v for v in readable if v not in {p.video for p in run_pairs}]
+    share = unused[settings.shard::settings.num_shards]
+    # block of numbers per shard: its replacements never exceed two pairs per unused video
+    base_pairs = len(run_pairs) + settings.shard * (len(run_pairs) + 2 * len(unused))
+    base_groups = run_groups + settings.shard * (run_groups + len(unused))
     lo = 0
     while True:
-        skipped = {g for g, _, _ in store.skipped()}
+        skipped = {g - first for g, _, _ in store.skipped()}
         missing = sum(len(groups[g]) for g in skipped if lo <= g < len(groups))
         if not missing:
             return stats
         used = {p.video for grp in groups for p in grp}
-        left = [v for v in readable if v not in used]
+        left = [v for v in share if v not in used]
         if not left:
             log.warning("%d pairs of unreadable groups could not be replaced: every readable "
                         "video is already used", missing)
             return stats
         new = group_pairs(replacement_pairs(
             left, source.num_styles, missing, settings.seed, settings.sampler,
-            sum(len(grp) for grp in groups), len(groups)))
+            base_pairs + sum(len(grp) for grp in groups) - planned_pairs,
+            base_groups + len(groups) - planned_groups))
         log.info("replacing %d pairs of unreadable groups with %d new groups", missing,
                  len(new))
         lo = len(groups)
@@ -450,6 +466,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
         "num_shards": settings.num_shards,
         "first_group": first,
         "n_pairs_total": len(pairs),
+        "shard_groups": len(groups),  # planned: replacements may add groups after them
     }
     with FeatureStore(h5_path, attrs, identity) as store:
         if store.complete:
@@ -469,8 +486,9 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
                 )
 
             stats = extract(groups)
-            if index is not None and settings.num_shards == 1:
-                stats = replace_skipped(extract, store, groups, stats, source, index, settings)
+            if index is not None:
+                stats = replace_skipped(extract, store, groups, stats, source, index, settings,
+                                        pairs, first)
         skipped = store.skipped()
         n_rows = store.n_rows
         forwards = int(store.f.attrs["forwards"])

@@ -1,9 +1,10 @@
 """Merge the shards of one run into the file the unsharded run would have written.
 
 Shards are checked before anything is written: all complete, all from the same run (identity
-equal except the shard number), each shard number present exactly once, and their group ranges
-contiguous. Rows are concatenated in shard order, so the merged rows equal the unsharded run's
-rows in content and order; moments add up.
+equal except the shard number), each shard number present exactly once, and their planned
+group ranges contiguous. Rows are concatenated in shard order, so the merged rows equal the
+unsharded run's rows in content and order when no group was replaced (a shard's replacements
+follow its own rows); moments and counts (rows, skips, forwards, cycled clips) add up.
 """
 
 from __future__ import annotations
@@ -64,8 +65,14 @@ def check_shards(files: list[h5py.File], paths: Sequence[Path]) -> list[int]:
         if first != expect:
             raise StaticDynError(f"shard {shards[i]} starts at group {first}, expected {expect}: "
                                  "shards were run with different batch sizes or pair counts")
-        expect = first + int(files[i].attrs["n_groups"])
+        expect = first + _planned_groups(files[i])
     return order
+
+
+def _planned_groups(f: h5py.File) -> int:
+    """Groups the shard was given; ``n_groups`` also counts the replacements it drew for
+    groups that went bad (files written before ``shard_groups`` have none)."""
+    return int(f.attrs.get("shard_groups", f.attrs["n_groups"]))
 
 
 def summed_moments(paths: Sequence[str | Path]) -> dict:
@@ -103,8 +110,12 @@ def merge_shards(out: str | Path, shard_paths: Sequence[str | Path]) -> Path:
                 "n_rows": n_rows, "n_groups": sum(int(f.attrs["n_groups"]) for f in ordered),
                 "n_skipped": sum(int(f.attrs["n_skipped"]) for f in ordered),
                 "forwards": forwards, "forwards_per_pair": forwards / max(n_rows, 1),
+                "shard_groups": sum(_planned_groups(f) for f in ordered),
                 "merged_from": [str(paths[i]) for i in order],
             })
+            if any("cycled_groups" in f.attrs for f in ordered):
+                g.attrs["cycled_groups"] = sum(int(f.attrs.get("cycled_groups", 0))
+                                               for f in ordered)
             for name in PAIR_FIELDS:
                 data = np.concatenate([f["pairs"][name][: int(f.attrs["n_rows"])]
                                        for f in ordered])
