@@ -52,6 +52,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-analyze", action="store_true",
                    help="do not compute tables for finished runs that only have features.h5")
     p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+    p.add_argument("--compare-layer", default=None, metavar="LAYER",
+                   help="also write compare_matrix_<LAYER>.csv/.md: pairwise differences in "
+                        "dynamic %% between the runs at LAYER ('last': each run's last layer)")
     return p.parse_args(argv)
 
 
@@ -64,6 +67,8 @@ def from_folders(args: argparse.Namespace) -> int:
     from staticdyn.experiments.center_bias import ensure_center_bias
     from staticdyn.experiments.collect import collect_many
     from staticdyn.report.aggregate import format_status, write_sweep_tables
+    from staticdyn.report.behaviour import write_behaviour_report
+    from staticdyn.report.compare_matrix import write_compare_matrix
     from staticdyn.report.paper_figures import BUILDERS, FigureInputs, build_paper_figures
 
     dirs: list[Path] = args.sweep_dirs
@@ -91,6 +96,10 @@ def from_folders(args: argparse.Namespace) -> int:
                                  "folder with features.h5 or layerwise.csv)")
         sys.stdout.write(format_status(sweep))
         tables = write_sweep_tables(sweep, out)
+        tables.update(write_behaviour_report(sweep.layerwise, out, formats, args.bootstrap))
+        if args.compare_layer:
+            tables.update(write_compare_matrix(sweep.layerwise, out, args.compare_layer,
+                                               n_boot=args.bootstrap or 1000))
         drawn = build_paper_figures(FigureInputs.from_sweep(sweep, out, formats), only)
     for name, paths in drawn.items():
         print(f"{name}: " + (", ".join(p.name for p in paths) if paths
