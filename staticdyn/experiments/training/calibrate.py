@@ -11,8 +11,13 @@ If the whole chain (clips, pairs, hooks, metric, training) is right, then:
 - an untrained 3D CNN is the baseline both trained models move away from.
 
 Every model is probed on unlabelled synthetic videos of another seed than training, with
-bootstrap intervals. ``check`` returns the named checks with their margins; the suite fails
-when one does not hold.
+bootstrap intervals. ``experiment.dynamic_pairs`` lists the dynamic-pair variants to probe
+(``probe.dynamic_pairs``: ``style``, the default, and/or ``appearance_free``): each trained
+model is probed once per variant, the tables get a ``dynamic_pairs`` column (only when a
+variant other than ``style`` is listed, so the default tables keep their columns), and the
+checks are made per variant; with appearance-free pairs the motion-trained model must still
+rank above the appearance-trained one. ``check`` returns the named checks with their margins;
+the suite fails when one does not hold.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from staticdyn.errors import StaticDynError
+from staticdyn.config import DYNAMIC_PAIRS
+from staticdyn.errors import InvalidSettingError, StaticDynError
 from staticdyn.experiments.training.common import (
     exp,
     last_checkpoint,
@@ -61,9 +67,23 @@ class Check:
     detail: str
 
 
+def dynamic_pair_variants(e: dict[str, Any]) -> list[str]:
+    """``experiment.dynamic_pairs`` checked: a list of ``config.DYNAMIC_PAIRS`` (default
+    ``[style]``), refused in one line before any training."""
+    raw = e.get("dynamic_pairs") or ["style"]
+    variants = [raw] if isinstance(raw, str) else list(raw)
+    if not variants or any(v not in DYNAMIC_PAIRS for v in variants) or \
+            len(set(variants)) != len(variants):
+        raise InvalidSettingError("experiment.dynamic_pairs", raw,
+                                  f"a list of distinct values from {', '.join(DYNAMIC_PAIRS)}")
+    return variants
+
+
 def probe_model(cfg: DictConfig, name: str, spec: dict[str, Any], out_dir: Path,
-                n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, float | None]:
-    """Train (unless ``train: null``) and probe one calibration model, with intervals."""
+                n_boot: int, variants: tuple[str, ...] = ("style",),
+                ) -> list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, float | None]]:
+    """Train (unless ``train: null``) and probe one calibration model, with intervals: one
+    result per dynamic-pair variant (``probe/`` for ``style``, ``probe_<variant>/`` else)."""
     run_dir = out_dir / name
     top1 = None
     if spec.get("train", {}) is None:  # the untrained baseline: probe the random init
@@ -75,15 +95,22 @@ def probe_model(cfg: DictConfig, name: str, spec: dict[str, Any], out_dir: Path,
                                   train=spec.get("train"), model=spec.get("model_overrides"),
                                   entry=spec.get("model"))
         card, checkpoint, top1 = dict(prep.model_cfg), last_checkpoint(run_dir), res.val_top1
-    # the intervals come from experiment.bootstrap resamples below, not the probe's default
-    result = probe_run(cfg, card, checkpoint, run_dir / "probe", bootstrap=0)
-    boot = bootstrap_h5(result["features"], n_boot=n_boot, lam=float(cfg.probe["lambda"]),
-                        estimator=str(cfg.probe.estimator), seed=int(cfg.probe.seed))
-    tables = attach_intervals(result["tables"], boot)
-    lw, uw, us = tables.layerwise.copy(), tables.unitwise.copy(), tables.unit_scores.copy()
-    for df in (lw, uw, us):
-        df.insert(0, "calibration_model", name)
-    return lw, uw, us, top1
+    out = []
+    for variant in variants:
+        # the intervals come from experiment.bootstrap resamples below, not the probe's default
+        extra = {} if variant == "style" else {"dynamic_pairs": variant}
+        probe_dir = run_dir / ("probe" if variant == "style" else f"probe_{variant}")
+        result = probe_run(cfg, card, checkpoint, probe_dir, bootstrap=0, **extra)
+        boot = bootstrap_h5(result["features"], n_boot=n_boot, lam=float(cfg.probe["lambda"]),
+                            estimator=str(cfg.probe.estimator), seed=int(cfg.probe.seed))
+        tables = attach_intervals(result["tables"], boot)
+        lw, uw, us = tables.layerwise.copy(), tables.unitwise.copy(), tables.unit_scores.copy()
+        for df in (lw, uw, us):
+            df.insert(0, "calibration_model", name)
+            if tuple(variants) != ("style",):
+                df.insert(1, "dynamic_pairs", variant)
+        out.append((lw, uw, us, top1))
+    return out
 
 
 def check(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, us: pd.DataFrame | None = None,
@@ -152,9 +179,11 @@ def figure(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, stem: Path) -> list[P
 
 def markdown(lw: pd.DataFrame, uw: pd.DataFrame, checks: list[Check], top1: dict[str, Any],
              seconds: float, layer: str) -> str:
-    lcols = ["calibration_model", "layer", "dynamic_pct", "dynamic_pct_lo", "dynamic_pct_hi",
-             "static_pct", "static_pct_lo", "static_pct_hi", "score_dynamic", "score_static"]
-    ucols = ["calibration_model", "layer", *UNIT_COLS,
+    variant = [c for c in ("dynamic_pairs",) if c in lw.columns]
+    lcols = ["calibration_model", *variant, "layer", "dynamic_pct", "dynamic_pct_lo",
+             "dynamic_pct_hi", "static_pct", "static_pct_lo", "static_pct_hi", "score_dynamic",
+             "score_static"]
+    ucols = ["calibration_model", "dynamic_pairs", "layer", *UNIT_COLS,
              *[f"{c}_{s}" for c in ("dynamic", "static") for s in ("lo", "hi")]]
     acc = pd.DataFrame([{"calibration_model": k, "val_top1": v} for k, v in top1.items()])
     lines = ["# Calibration suite", "",
@@ -178,28 +207,59 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     models: dict[str, dict[str, Any]] = e.get("models") or {}
     n_boot = int(e.get("bootstrap", 1000))
     layer = str(e.get("last_layer") or card_last_layer(cfg.model))
+    variants = tuple(dynamic_pair_variants(e))
     lws, uws, uss, top1 = [], [], [], {}
     for name, spec in models.items():
-        lw, uw, us, acc = probe_model(cfg, name, spec or {}, out_dir, n_boot)
-        lws.append(lw)
-        uws.append(uw)
-        uss.append(us)
-        if acc is not None:
-            top1[name] = round(float(acc), 1)
+        for lw, uw, us, acc in probe_model(cfg, name, spec or {}, out_dir, n_boot, variants):
+            lws.append(lw)
+            uws.append(uw)
+            uss.append(us)
+            if acc is not None:
+                top1[name] = round(float(acc), 1)
     lw, uw = pd.concat(lws, ignore_index=True), pd.concat(uws, ignore_index=True)
     us = pd.concat(uss, ignore_index=True)
-    checks = check(lw, uw, layer, us, float(cfg.probe["lambda"]))
+    checks = variant_checks(lw, uw, us, layer, float(cfg.probe["lambda"]), variants)
     seconds = time.perf_counter() - t0
     write_table(lw, out_dir / "calibration_layerwise.csv")
     write_table(uw, out_dir / "calibration_unitwise.csv")
     write_table(pd.DataFrame([c.__dict__ for c in checks]), out_dir / "calibration_checks.csv")
-    fig = figure(lw, uw, layer, out_dir / "calibration")
+    fig = variant_figures(lw, uw, layer, out_dir, variants)
     text = markdown(lw, uw, checks, top1, seconds, layer)
     (out_dir / "calibration.md").write_text(text)
     passed = conclude(checks, out_dir, seconds, e.get("docs"), bool(e.get("require_pass")))
     return {"layerwise": lw, "unitwise": uw, "checks": checks, "passed": passed,
             "figure": fig, "markdown": out_dir / "calibration.md", "seconds": seconds,
             "top1": top1}
+
+
+def _variant(df: pd.DataFrame, variant: str) -> pd.DataFrame:
+    if "dynamic_pairs" not in df.columns:
+        return df
+    return df[df["dynamic_pairs"] == variant].reset_index(drop=True)
+
+
+def variant_checks(lw: pd.DataFrame, uw: pd.DataFrame, us: pd.DataFrame, layer: str,
+                   lam: float, variants: tuple[str, ...]) -> list[Check]:
+    """``check`` once per dynamic-pair variant; a non-default variant's checks say which."""
+    out = []
+    for variant in variants:
+        for c in check(_variant(lw, variant), _variant(uw, variant), layer,
+                       _variant(us, variant), lam):
+            if variant != "style":
+                c.name = f"{c.name} [{variant} dynamic pairs]"
+            out.append(c)
+    return out
+
+
+def variant_figures(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, out_dir: Path,
+                    variants: tuple[str, ...]) -> list[Path]:
+    """calibration.png for the first variant (the default figure), calibration_<variant>.png
+    for each other one, side by side in the folder and in calibration.md."""
+    paths = []
+    for i, variant in enumerate(variants):
+        stem = out_dir / ("calibration" if i == 0 else f"calibration_{variant}")
+        paths += figure(_variant(lw, variant), _variant(uw, variant), layer, stem)
+    return paths
 
 
 def conclude(checks: list[Check], out_dir: Path, seconds: float, docs: str | None = None,
