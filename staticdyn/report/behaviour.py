@@ -54,8 +54,9 @@ class Correlation:
     def text(self) -> str:
         if not np.isfinite(self.rho):
             return f"Spearman rho not estimable ({self.note})"
+        p = "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.3g}"
         return (f"Spearman rho = {self.rho:.2f} [{self.lo:.2f}, {self.hi:.2f}] "
-                f"(95% bootstrap over {self.n} runs), p = {self.p_value:.3g}")
+                f"(95% bootstrap over {self.n} runs), {p}")
 
 
 def spearman_interval(x: Sequence[float], y: Sequence[float], n_boot: int = 1000,
