@@ -1,10 +1,15 @@
-"""Probe any mmaction2 3D recognizer from its config file (optional extra ``staticdyn[mmaction]``).
+"""Probe mmaction2 recognizers from a config file or dict (optional extra ``staticdyn[mmaction]``).
 
 mmaction2 hosts many Kinetics models staticdyn does not rebuild natively. The adapter builds the
 recognizer from the config, refuses every download the config asks for, and exposes the parts
 that hold weights (``backbone``, ``neck``, ``cls_head``) under their own names, so an mmaction2
 checkpoint (``{"state_dict": ...}``) loads strictly through ``staticdyn.models.checkpoints``
 and layers are named ``backbone.layer3`` etc., or by the usual aliases for known backbones.
+
+Recognizer3D models take the (B, C, T, H, W) clip as it is. Recognizer2D models (TSN, TSM) run
+a 2-D backbone on every frame: the adapter folds time into the batch, (B*T, C, H, W) b-major
+(its input layout ``(NT)CHW``), so their layers output time-folded maps, which pooling unfolds
+to one row per clip, and the head gets ``num_segs = T`` as mmaction2's own forward gives it.
 
 Packaging facts (mmaction2 1.2.0 from PyPI, checked here):
 - ``mmcv-lite`` (2.x, < 2.2 as mmaction2 asserts) provides ``import mmcv``; full mmcv needs
@@ -135,28 +140,50 @@ def _quiet_mmengine() -> Iterator[None]:
 
 
 class MMActionRecognizer(nn.Module):
-    """A Recognizer3D's backbone, neck and head, taking one (B, C, T, H, W) clip.
+    """A recognizer's backbone, neck and head, taking one (B, C, T, H, W) clip.
 
     mmaction2 recognizers expect (B, views, C, T, H, W) uint8-range inputs and normalise them in
     a data preprocessor; staticdyn's clips are already normalised (``clip.mean/std`` are the
     preprocessor's values / 255), so the preprocessor is left out. The children keep the
-    recognizer's names, hence its checkpoints' keys.
+    recognizer's names, hence its checkpoints' keys. ``per_frame``: a Recognizer2D, whose
+    backbone sees (B*T, C, H, W) frames; ``segments``: the frame count its backbone is built
+    for (TSM's ``num_segments``; None: any).
     """
 
-    def __init__(self, recognizer: nn.Module, clip: dict[str, Any] | None = None) -> None:
+    def __init__(self, recognizer: nn.Module, clip: dict[str, Any] | None = None,
+                 per_frame: bool = False) -> None:
         super().__init__()
         self.backbone = recognizer.backbone
         self.neck = getattr(recognizer, "neck", None)
         self.cls_head = getattr(recognizer, "cls_head", None)
         self.backbone_type = type(self.backbone).__name__
         self.staticdyn_clip = dict(clip or {})
+        self.per_frame = per_frame
+        self.segments = getattr(self.backbone, "num_segments", None) if per_frame else None
+        if per_frame:
+            from staticdyn.models.io import InputSpec
+
+            self.staticdyn_input = InputSpec("(NT)CHW", None, self.segments)
 
     def forward(self, x: torch.Tensor) -> Any:
+        head_kwargs: dict[str, Any] = {}
+        if self.per_frame:
+            if x.ndim != 5:
+                raise StaticDynError(f"{self.backbone_type} takes a (B, C, T, H, W) clip batch, "
+                                     f"got shape {tuple(x.shape)}")
+            b, c, t, h, w = x.shape
+            if self.segments is not None and t != self.segments:
+                raise StaticDynError(
+                    f"{self.backbone_type} is built for {self.segments} frames "
+                    f"(num_segments), got {t}: set model.clip.frames={self.segments} or the "
+                    "backbone's num_segments to match")
+            x = x.transpose(1, 2).reshape(b * t, c, h, w)
+            head_kwargs["num_segs"] = t
         feats = self.backbone(x)
         if self.neck is not None:
             feats = self.neck(feats)
             feats = feats[0] if isinstance(feats, tuple) else feats
-        return self.cls_head(feats) if self.cls_head is not None else feats
+        return self.cls_head(feats, **head_kwargs) if self.cls_head is not None else feats
 
 
 def _find(pipeline: Any, *types_: str) -> Mapping[str, Any] | None:
@@ -197,37 +224,67 @@ def clip_from_config(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def build_recognizer(config: str | None = None, cfg_options: Mapping[str, Any] | None = None
-                     ) -> MMActionRecognizer:
-    """Build the recognizer of an mmaction2 config file, randomly initialised, offline.
+RECOGNIZERS = ("Recognizer3D", "Recognizer2D")
+
+
+def build_recognizer(config: str | None = None, cfg_options: Mapping[str, Any] | None = None,
+                     model: Mapping[str, Any] | None = None) -> MMActionRecognizer:
+    """Build the recognizer of an mmaction2 config file, or of a ``model`` config dict (what
+    such a file's ``model = dict(...)`` holds: a card can carry it), randomly initialised,
+    offline.
 
     ``cfg_options`` are merged into the config first (mmengine ``merge_from_dict`` syntax,
     e.g. ``{"model.backbone.depth": 101}``).
     """
-    if not config:
+    if config and model:
+        raise StaticDynError("mmaction: give builder_kwargs.config (a file) or "
+                             "builder_kwargs.model (a config dict), not both")
+    if not config and not model:
         raise StaticDynError(
             "model=mmaction needs model.builder_kwargs.config=/path/to/mmaction2_config.py"
         )
-    if not Path(config).is_file():
+    if config and not Path(config).is_file():
         raise StaticDynError(f"mmaction2 config not found: {config}")
     models = import_mmaction()
     from mmengine.config import Config
 
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(config) if config else Config({"model": _plain(model)})
     if cfg_options:
         cfg.merge_from_dict(dict(cfg_options))
     model_cfg = cfg.model
     for item in strip_downloads(model_cfg):
         log.info("mmaction: ignored download %s (staticdyn loads only model.checkpoint)", item)
-    if model_cfg.get("type") != "Recognizer3D":
-        raise StaticDynError(
-            f"mmaction adapter supports Recognizer3D models, not {model_cfg.get('type')}: "
-            "2D recognizers fold time into the batch, so their layer outputs are per frame"
-        )
+    kind = model_cfg.get("type")
+    if kind not in RECOGNIZERS:
+        raise StaticDynError(f"mmaction adapter supports {' and '.join(RECOGNIZERS)} models, "
+                             f"not {kind}")
     with _quiet_mmengine():
         recognizer = models.build(model_cfg)
-        recognizer.init_weights()
-    return MMActionRecognizer(recognizer, clip_from_config(cfg))
+        _no_2d_inflation_without_weights(recognizer)
+        # a structure-only build (torch.device("meta")) has no values to initialise, and
+        # mmengine's init bookkeeping reads them
+        if not any(p.is_meta for p in recognizer.parameters()):
+            recognizer.init_weights()
+    return MMActionRecognizer(recognizer, clip_from_config(cfg),
+                              per_frame=kind == "Recognizer2D")
+
+
+def _no_2d_inflation_without_weights(recognizer: nn.Module) -> None:
+    """``pretrained2d`` off where no weights are named: ResNetTSM's ``init_weights`` loads
+    ImageNet weights whenever ``pretrained2d`` is true (its default), even with the
+    ``pretrained`` download stripped, and fails on the missing path instead of initialising."""
+    for sub in recognizer.modules():
+        if getattr(sub, "pretrained2d", False) and not getattr(sub, "pretrained", None):
+            sub.pretrained2d = False
+
+
+def _plain(value: Any) -> Any:
+    """A card's config dict as plain dicts and lists, which mmengine's Config takes."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _resnet3d_stages(backbone: nn.Module, prefix: str) -> dict[str, str]:
@@ -242,8 +299,9 @@ def recognizer_layers(module: nn.Module) -> tuple[dict[str, str], list[str]]:
     """Aliases and default layers for the backbone types whose structure is known.
 
     Stage aliases follow the rest of the zoo: ``stage1`` is the stem output (after its max
-    pool), ``stage2..5`` are res2..res5. SlowFast pathways are taken before the lateral fusion.
-    Unknown backbones get no aliases; their module paths still work as layer names.
+    pool), ``stage2..5`` are res2..res5 (also for the 2-D ResNets of TSN and TSM). SlowFast
+    pathways are taken before the lateral fusion. Unknown backbones get no aliases; their
+    module paths still work as layer names.
     """
     backbone = getattr(module, "backbone", None)
     kind = type(backbone).__name__
@@ -254,7 +312,7 @@ def recognizer_layers(module: nn.Module) -> tuple[dict[str, str], list[str]]:
             layers.update({f"{path}.{k}": v for k, v in stages.items()})
         return layers, list(layers)
     if kind in ("ResNet3d", "ResNet3dSlowOnly", "ResNet3dCSN", "ResNet2Plus1d",
-                "ResNet3dPathway", "TANet"):
+                "ResNet3dPathway", "TANet", "ResNet", "ResNetTSM"):
         layers = _resnet3d_stages(backbone, "backbone")
         if kind == "ResNet2Plus1d":
             layers["stage1"] = "backbone.maxpool"  # always applied there

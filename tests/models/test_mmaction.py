@@ -132,9 +132,12 @@ def test_clear_errors(tmp_path: Path) -> None:
         zoo.load_model("mmaction")
     with pytest.raises(StaticDynError, match="not found"):
         zoo.load_model("mmaction", builder_kwargs={"config": str(tmp_path / "none.py")})
-    two_d = "model = dict(type='Recognizer2D', backbone=dict(type='ResNet', depth=18))\n"
-    with pytest.raises(StaticDynError, match="Recognizer3D"):
-        zoo.load_model("mmaction", builder_kwargs={"config": _config(tmp_path, two_d, "2d.py")})
+    audio = "model = dict(type='RecognizerAudio', backbone=dict(type='ResNet', depth=18))\n"
+    with pytest.raises(StaticDynError, match="Recognizer3D and Recognizer2D"):
+        zoo.load_model("mmaction", builder_kwargs={"config": _config(tmp_path, audio, "a.py")})
+    with pytest.raises(StaticDynError, match="not both"):
+        zoo.load_model("mmaction", builder_kwargs={"config": _config(tmp_path, X3D),
+                                                   "model": {"type": "Recognizer2D"}})
 
 
 TIMESFORMER = """
