@@ -26,9 +26,14 @@ names the official files import from them and do not define parameters (registri
 ``configurable``, weight-init fills, distributed helpers) are replaced by stand-ins that add
 no parameters, so module trees and state-dict keys are the official ones.
 
+``--check-forward`` also runs the official R50 modules (backbone, pixel decoder through
+``forward_features``, both decoders; the deformable attention through its PyTorch fallback)
+against ours with the same random weights on a small clip batch and prints the largest
+difference of every output (0.0 at commit time: bit-identical on CPU).
+
 Usage:
     python scripts/derive_vis_keys.py --m2f M2F.git --minvis MinVIS.git --d2 detectron2.git \
-        --out tests/fixtures/checkpoint_keys
+        --out tests/fixtures/checkpoint_keys [--check-forward]
 """
 
 from __future__ import annotations
@@ -205,6 +210,42 @@ def head_and_criterion(channels: dict[str, int], decoder: str, queries: int) -> 
     return whole
 
 
+def check_forward(batch: int = 2, frames: int = 3, size: tuple[int, int] = (64, 96)) -> None:
+    """Ours vs the official modules, same weights: print the largest output differences."""
+    from staticdyn.models.nets.vis.mask2former_vis import mask2former_vis
+    from staticdyn.models.nets.vis.minvis import minvis
+
+    gen = torch.Generator().manual_seed(0)
+    clips = torch.randn(batch, 3, frames, *size, generator=gen)
+    official_backbone = resnet50().eval()
+    for decoder, build in (("video", mask2former_vis), ("frame", minvis)):
+        torch.manual_seed(1)
+        ours = build().eval()
+        official = head_and_criterion({"res2": 256, "res3": 512, "res4": 1024, "res5": 2048},
+                                      decoder, 100).eval()
+        state = ours.state_dict()
+        with torch.no_grad():  # copy by name (load_state_dict would apply the head's
+            for k, v in official_backbone.state_dict().items():  # old-version renaming)
+                v.copy_(state["backbone." + k])
+            for k, v in official.state_dict().items():
+                v.copy_(state[k])
+            predictor = official.sem_seg_head.predictor
+            # the official forward takes B from num_frames only in training mode (in eval the
+            # batch is one video); it has no dropout or batch statistics, so train() is safe
+            predictor.train()
+            predictor.num_frames = frames
+            flat = clips.transpose(1, 2).flatten(0, 1)
+            feats = official_backbone(flat)
+            ref = official.sem_seg_head(feats)
+            mine, _, _ = ours.segment(clips)
+            our_feats = ours.backbone(flat)
+        logits = ref["pred_logits"].flatten(0, 1) if decoder == "frame" else ref["pred_logits"]
+        diffs = {"backbone": max((feats[k] - our_feats[k]).abs().max().item() for k in feats),
+                 "pred_logits": (logits - mine["pred_logits"]).abs().max().item(),
+                 "pred_masks": (ref["pred_masks"] - mine["pred_masks"]).abs().max().item()}
+        print(f"{decoder} decoder, B={batch} T={frames} {size}: max |official - ours| {diffs}")
+
+
 def _keys(module: nn.Module, prefix: str = "") -> dict[str, list[int]]:
     return {prefix + k: list(v.shape) for k, v in module.state_dict().items()}
 
@@ -222,6 +263,8 @@ def main() -> None:
     ap.add_argument("--minvis", type=Path, required=True, help="git dir of MinVIS")
     ap.add_argument("--d2", type=Path, required=True, help="git dir of detectron2")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--check-forward", action="store_true",
+                    help="also compare our forward with the official modules' (R50, CPU)")
     args = ap.parse_args()
     commits = {n: _git(getattr(args, n), "rev-parse", "HEAD").strip()
                for n in ("m2f", "minvis", "d2")}
@@ -268,6 +311,8 @@ def main() -> None:
                                              "'__author__': ...} or .pth {'model': "
                                              "state_dict, ...}",
                     }, {**backbone, **head})
+        if args.check_forward:
+            check_forward()
 
 
 if __name__ == "__main__":
