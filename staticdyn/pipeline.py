@@ -69,7 +69,6 @@ def check_config(cfg: DictConfig) -> ProbeSettings:
     """Every error a config alone can show, in one line, before anything is read or built:
     the probe settings, a ``???`` left in the model or dataset (``dataset.root``), the device."""
     settings = ProbeSettings.from_cfg(cfg.probe, probe_choices())
-    check_model_task(cfg, settings)
     for group in ("model", "dataset"):
         resolved(cfg.get(group), group)
     device_of(settings)
@@ -393,6 +392,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
     """
     prebuilt = model
     settings = check_config(cfg)
+    check_model_task(cfg, settings)  # probe=vis <-> a VIS model, before any work
     check_stores(cfg, settings)
     if settings.seeds:
         source = build_source(cfg)

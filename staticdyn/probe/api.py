@@ -25,7 +25,7 @@ _CACHE = "_layer_io_cache"
 # Tasks whose inputs are (B, C, T, H, W) clips, the only inputs a layout dry run can build:
 # the one place that decides whether a model's layouts are declared-or-verified (run, listing,
 # Python API). Other tasks (vos: a frame and a flow image) pool by the rank rule.
-CLIP_TASKS = frozenset({"action"})
+CLIP_TASKS = frozenset({"action", "vis"})  # vis: VIS models take clips too (issue 13)
 
 
 def verifies_layouts(model: ZooModel) -> bool:

@@ -169,7 +169,7 @@ def example_inputs(
 ) -> torch.Tensor | list[torch.Tensor]:
     """Random clips of the model's clip spec (one tensor per pathway), from a private
     generator so the dry run never moves the global RNG a later step may depend on."""
-    if spec.task != "action" or not (spec.crop or spec.short_side):
+    if spec.task not in ("action", "vis") or not (spec.crop or spec.short_side):
         raise StaticDynError(
             f"the layout dry run builds (B, C, T, H, W) clips; task '{spec.task}' with crop "
             f"{spec.crop} needs its own example inputs (resolve_layer_io(..., example=...))"
