@@ -120,6 +120,11 @@ def probe(
         model = load_model(model)  # a torch.nn.Module; anything else is refused there
     cfg, prebuilt = probe_config(model, dataset, layers, n_pairs, out_dir, overrides,
                                  **probe_overrides)
+    if prebuilt is not None and not prebuilt.resolve_layers(layers):
+        raise StaticDynError(
+            f"model '{prebuilt.name}' names no default layers: pass layers=[...] to "
+            f"staticdyn.probe or load_model (module paths, e.g. "
+            f"{', '.join(prebuilt.module_paths()[:4])})")
     result = run(cfg, model=prebuilt)
     if "seeds" in result:
         return {seed: r["tables"] for seed, r in result["seeds"].items()}

@@ -124,3 +124,25 @@ def test_rank_rule_and_card_layout_agree_where_the_rank_rule_was_right() -> None
     by_layout = extract_pooled(model.module, clips, layers, io=resolved)
     by_rank = extract_pooled(model.module, clips, layers)
     assert all(torch.equal(by_layout[k], by_rank[k]) for k in layers)
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_every_entry_refuses_downloads_in_one_line(name: str) -> None:
+    """weights="DEFAULT" / a weights enum would make torchvision's builder download; refused
+    before anything is built, saying to pass the file as model.checkpoint."""
+    enum = tv.R3D_18_Weights.KINETICS400_V1
+    for over in ({"builder_kwargs": {"weights": "DEFAULT"}},
+                 {"builder_kwargs": {"weights": enum}},
+                 {"builder_kwargs": {"pretrained": True}},
+                 {"pretrained": True}):
+        with pytest.raises(StaticDynError, match="never downloads") as info:
+            zoo.load_model(name, **over)
+        message = str(info.value)
+        assert "\n" not in message and "checkpoint" in message, (over, message)
+
+
+def test_weights_hint_names_the_checkpoint_and_torch_home() -> None:
+    with pytest.raises(StaticDynError, match=r"model 'r3d_18': builder_kwargs.weights=DEFAULT "
+                                             r"would download weights; .*model\.checkpoint="
+                                             r".*TORCH_HOME"):
+        zoo.load_model("r3d_18", builder_kwargs={"weights": "DEFAULT"})
