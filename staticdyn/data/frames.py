@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -34,6 +35,9 @@ from staticdyn.data.source import (
 )
 from staticdyn.errors import DatasetError, VideoReadError
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = [
     "DEFAULT_PATTERN",
     "FrameFolderSource",
@@ -41,6 +45,7 @@ __all__ = [
     "list_frames",
     "load_labels_csv",
     "pattern_regex",
+    "decode_image",
     "read_image",
     "write_frame_folder",
     "write_labels_csv",
@@ -124,10 +129,18 @@ def _jpeg_is_complete(data: bytes) -> bool:
 
 def read_image(path: Path) -> np.ndarray:
     """One image as RGB uint8 (H, W, 3); ``VideoReadError`` if it cannot be read completely."""
+    return decode_image(Path(path), _read_bytes(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise VideoReadError(f"cannot read {path}: {exc}") from exc
+
+
+def decode_image(path: Path, data: bytes) -> np.ndarray:
+    """``read_image`` of bytes already read (OpenCV's libjpeg-turbo for JPEGs)."""
     if Path(path).suffix.lower() in _JPEG_SUFFIXES and not _jpeg_is_complete(data):
         raise VideoReadError(f"corrupt or truncated JPEG {path}")
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
@@ -346,6 +359,21 @@ class FrameFolderSource(VideoSource):
         self.frames_decoded += 1
         return read_image(path)
 
+    def use_gpu_decode(self, device: torch.device) -> None:
+        """``probe.gpu_decode``: ``read_frames`` decodes a clip's JPEGs in one nvjpeg batch on
+        ``device`` (``data.jpeg_gpu``); without CUDA the CPU reader stays (said once)."""
+        from staticdyn.data.jpeg_gpu import GpuJpegDecoder
+
+        if GpuJpegDecoder.available(device):
+            self.__dict__["_gpu"] = GpuJpegDecoder(device, decode_image)
+
+    def _decode_files(self, files: list[Path]) -> list[np.ndarray]:
+        gpu = self.__dict__.get("_gpu")
+        if gpu is None:
+            return [self._decode(p) for p in files]
+        self.frames_decoded += len(files)
+        return gpu.decode(files, [_read_bytes(p) for p in files])
+
     def read(self, video: str, style: int) -> np.ndarray:
         return self._stack(video, [self._decode(p) for p in self._checked_files(video, style)])
 
@@ -361,7 +389,7 @@ class FrameFolderSource(VideoSource):
         files = self._listing(video, style)
         wanted = unique_indices(indices)
         check_indices(video, wanted, len(files))
-        return self._stack(video, [self._decode(files[i]) for i in wanted])
+        return self._stack(video, self._decode_files([files[i] for i in wanted]))
 
     @staticmethod
     def _stack(video: str, images: list[np.ndarray]) -> np.ndarray:
