@@ -23,12 +23,14 @@ def link_queries(embeds: torch.Tensor) -> torch.Tensor:
     """(T, Q, C) per-frame query embeddings of one clip -> (T, Q) long: row t lists, for each
     track slot q, the raw query of frame t that continues it (frame 0: identity)."""
     t, q, _ = embeds.shape
-    unit = torch.nn.functional.normalize(embeds.float(), dim=-1).cpu()
+    # cosine costs in float64 numpy: exact ties aside, independent of autocast and device
+    unit = torch.nn.functional.normalize(embeds.detach().float().cpu(), dim=-1)
+    unit_np = unit.numpy().astype(np.float64)
     order = torch.empty(t, q, dtype=torch.long)
     order[0] = torch.arange(q)
     for i in range(1, t):
-        prev = unit[i - 1][order[i - 1]]  # linked slots of the previous frame
-        cost = (1.0 - prev @ unit[i].T).numpy().astype(np.float64)  # slot x raw query
+        prev = unit_np[i - 1][order[i - 1].numpy()]  # linked slots of the previous frame
+        cost = 1.0 - prev @ unit_np[i].T  # slot x raw query
         slots, raw = linear_sum_assignment(cost)
         order[i, torch.from_numpy(slots)] = torch.from_numpy(raw)
     return order

@@ -179,6 +179,14 @@ class MSDeformAttnPixelDecoder(nn.Module):
 
     def forward_features(self, features: dict[str, torch.Tensor]
                          ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """In float32 even under autocast, as the official decoder (deformable attention's
+        sampling is not reliable in half precision)."""
+        device = next(iter(features.values())).device.type
+        with torch.autocast(device_type=device, enabled=False):
+            return self._forward_features(features)
+
+    def _forward_features(self, features: dict[str, torch.Tensor]
+                          ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         srcs, pos = [], []
         for idx, name in enumerate(self.transformer_in_features[::-1]):  # coarsest first
             x = features[name].float()

@@ -41,10 +41,22 @@ def clips() -> torch.Tensor:
     return torch.randn(B, 3, T, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
 
 
-def test_outputs_follow_the_contract(models, clips) -> None:
-    with torch.inference_mode():
-        m2f = models["mask2former_vis_r50"].module(clips)
-        mv = models["minvis_r50"].module(clips)
+@pytest.fixture(scope="module")
+def runs(models, clips) -> dict[str, dict]:
+    """Every forward the tests below check, run once per model: the clip batch, its second
+    clip alone, and the pooled hooks of the clips and of their frame-shuffled copies."""
+    shuffled = clips[:, :, torch.tensor([2, 0, 3, 1])]
+    out = {}
+    for entry, model in models.items():
+        with torch.inference_mode():
+            both, second = model.module(clips), model.module(clips[1:])
+        out[entry] = {"both": both, "second": second, "pooled": extract(model, clips),
+                      "shuffled": extract(model, shuffled)}
+    return out
+
+
+def test_outputs_follow_the_contract(runs) -> None:
+    m2f, mv = runs["mask2former_vis_r50"]["both"], runs["minvis_r50"]["both"]
     assert set(m2f) == {"pred_logits", "pred_masks"}
     assert m2f["pred_logits"].shape == mv["pred_logits"].shape == (B, Q, 41)
     assert m2f["pred_masks"].shape == mv["pred_masks"].shape == (B, Q, T, SIZE // 4, SIZE // 4)
@@ -54,26 +66,24 @@ def test_outputs_follow_the_contract(models, clips) -> None:
     assert all(sorted(row.tolist()) == list(range(Q)) for row in order.flatten(0, 1))
 
 
-def test_every_alias_is_hooked_with_its_declared_layout(models, clips) -> None:
+def test_every_alias_is_hooked_with_its_declared_layout(models, runs) -> None:
     for entry, query_layout in (("mask2former_vis_r50", "LNC"), ("minvis_r50", "L(NT)C")):
         model = models[entry]
         assert list(model.layers) == PER_FRAME + DECODER
         assert all(model.io.layouts[a] == query_layout for a in DECODER)
-        pooled = extract(model, clips)
+        pooled = runs[entry]["pooled"]
         assert list(pooled) == PER_FRAME + DECODER
         assert all(v.shape[0] == B and torch.isfinite(v).all() for v in pooled.values())
         assert pooled["decoder.layer8"].shape == (B, C)
         assert pooled["backbone.res5"].shape == (B, 512)  # smoke widths: 64 * 2^3
 
 
-def test_per_frame_layers_are_frame_order_invariant_and_only_m2f_decoder_is_not(
-        models, clips) -> None:
+def test_per_frame_layers_are_frame_order_invariant_and_only_m2f_decoder_is_not(runs) -> None:
     """The probe's built-in known answer: after the mean over time, every per-frame layer
     (backbone, pixel decoder, all of MinVIS) gives the same features for a clip and its
     frame-shuffled copy; Mask2Former-VIS's decoder sees the order through its 3-D encoding."""
-    shuffled = clips[:, :, torch.tensor([2, 0, 3, 1])]
-    for entry in models:
-        a, b = extract(models[entry], clips), extract(models[entry], shuffled)
+    for entry, run in runs.items():
+        a, b = run["pooled"], run["shuffled"]
         for alias in PER_FRAME:
             torch.testing.assert_close(a[alias], b[alias], atol=1e-5, rtol=1e-4)
         for alias in DECODER:
@@ -84,24 +94,21 @@ def test_per_frame_layers_are_frame_order_invariant_and_only_m2f_decoder_is_not(
                 assert gap > 1e-3, alias
 
 
-def test_each_clip_is_decoded_on_its_own(models, clips) -> None:
+def test_each_clip_is_decoded_on_its_own(runs) -> None:
     """B and T are explicit: a clip gives the same output alone as in a batch (the official
     evaluation would decode the whole batch as one video)."""
-    for entry in models:
-        with torch.inference_mode():
-            both = models[entry].module(clips)
-            second = models[entry].module(clips[1:])
+    for run in runs.values():
+        both, second = run["both"], run["second"]
         torch.testing.assert_close(both["pred_logits"][1:], second["pred_logits"],
                                    atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(both["pred_masks"][1:], second["pred_masks"],
                                    atol=1e-3, rtol=1e-4)
 
 
-def test_minvis_tracks_are_raw_queries_reordered_by_query_order(models, clips) -> None:
-    module = models["minvis_r50"].module
+def test_minvis_tracks_are_raw_queries_reordered_by_query_order(models, clips, runs) -> None:
+    out = runs["minvis_r50"]["both"]
     with torch.inference_mode():
-        out = module(clips)
-        raw, _, _ = module.segment(clips)
+        raw, _, _ = models["minvis_r50"].module.segment(clips)
     logits = raw["pred_logits"].view(B, T, Q, -1)
     for b in range(B):
         for t in range(T):
@@ -121,15 +128,15 @@ def test_link_queries_recovers_a_known_permutation() -> None:
     assert torch.equal(link_queries(frames), torch.stack(perms))
 
 
-def test_input_not_divisible_by_32_is_padded_and_masks_cropped() -> None:
-    model = _tiny("mask2former_vis_r50").module
+def test_input_not_divisible_by_32_is_padded_and_masks_cropped(models) -> None:
+    model = models["mask2former_vis_r50"].module
     with torch.inference_mode():
         out = model(torch.randn(1, 3, 2, 72, 40))
     assert out["pred_masks"].shape == (1, Q, 2, 18, 10)
 
 
-def test_bad_input_is_refused() -> None:
-    model = _tiny("minvis_r50").module
+def test_bad_input_is_refused(models) -> None:
+    model = models["minvis_r50"].module
     with pytest.raises(ValueError, match=r"\(B, 3, T, H, W\)"):
         model(torch.randn(2, 3, 64, 64))
 
@@ -180,3 +187,19 @@ def test_position_encodings() -> None:
     assert not torch.allclose(z[0], z[1])
     assert torch.allclose(z[0], z[0, :, :1, :1].expand_as(z[0]))  # constant over space
     assert F.cosine_similarity(z[0].flatten(), z[-1].flatten(), dim=0) < 0.99
+
+
+def test_bf16_autocast_runs_with_the_pixel_decoder_in_float32(models) -> None:
+    """Official: the deformable pixel decoder runs outside autocast; linking costs are float64
+    numpy whatever the decoder's dtype."""
+    module = models["minvis_r50"].module
+    seen = []
+    handle = module.sem_seg_head.pixel_decoder.mask_features.register_forward_hook(
+        lambda _m, _i, out: seen.append(out.dtype))
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out = module(torch.randn(1, 3, 2, SIZE, SIZE))
+    finally:
+        handle.remove()
+    assert seen == [torch.float32]
+    assert out["query_order"].shape == (1, 2, Q)
