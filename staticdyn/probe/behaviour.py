@@ -234,15 +234,22 @@ def write_behaviour(result: BehaviourResult, path: Path) -> Path:
     return path
 
 
+def _with_interval(value: float, lo: float, hi: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    bounds = f" [{lo:.1f}, {hi:.1f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+    return f"{value:5.1f}{bounds}"
+
+
 def format_behaviour(table: pd.DataFrame) -> str:
     """Lines for the terminal: top-1 and relative drop with intervals, per condition."""
     lines = ["behaviour (top-1 %, relative drop vs original %, 95% intervals):"]
     for r in table.itertuples(index=False):
-        drop = ("n/a" if not np.isfinite(r.relative_drop) else
-                f"{r.relative_drop:.1f} [{r.relative_drop_lo:.1f}, {r.relative_drop_hi:.1f}]")
-        lines.append(f"  {r.condition:<16} top-1 {r.top1:5.1f} [{r.top1_lo:.1f}, "
-                     f"{r.top1_hi:.1f}]  drop {drop}  ({r.n_clips} clips)")
-    return "\n".join(lines)
+        top1 = _with_interval(r.top1, r.top1_lo, r.top1_hi)
+        drop = _with_interval(r.relative_drop, r.relative_drop_lo, r.relative_drop_hi).strip()
+        lines.append(f"  {r.condition:<16} top-1 {top1}  drop {drop}  ({r.n_clips} clips)")
+    notes = [n for n in dict.fromkeys(table["note"].fillna("").astype(str)) if n]
+    return "\n".join(lines + [f"  not estimable: {n}" for n in notes])
 
 
 # -- the run's side (``probe.behaviour=true`` in ``pipeline.run``) ------------------------------

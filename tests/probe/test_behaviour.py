@@ -174,3 +174,18 @@ def test_motion_trained_model_loses_most_of_its_accuracy_when_shuffled(tmp_path:
     assert row.loc["shuffled", "relative_drop_lo"] > 0 and row.loc["shuffled", "p_value"] < 0.05
     assert row.loc["appearance_free", "top1"] < row.loc["original", "top1"]
     np.testing.assert_array_less(row.loc["shuffled", "top1_hi"], row.loc["original", "top1_lo"])
+
+
+def test_terminal_lines_show_intervals_only_when_there_are_some_and_say_why_not() -> None:
+    from staticdyn.metrics.behaviour import behaviour_table
+    from staticdyn.probe.behaviour import format_behaviour
+
+    hits = {"original": np.arange(10) < 8, "shuffled": np.arange(10) < 2}
+    with_ci = format_behaviour(behaviour_table(hits, n_boot=100)).splitlines()
+    assert with_ci[2].split()[:3] == ["shuffled", "top-1", "20.0"]
+    assert "drop 75.0 [" in with_ci[2]
+    without = format_behaviour(behaviour_table(hits, n_boot=0))
+    assert "[" not in without and "nan" not in without and "drop 75.0" in without
+    zero = format_behaviour(behaviour_table({"original": np.zeros(4, bool),
+                                             "shuffled": np.zeros(4, bool)}, n_boot=0))
+    assert "drop n/a" in zero and zero.splitlines()[-1].startswith("  not estimable: top-1")
