@@ -8,7 +8,10 @@
 (e) peak RSS as the pair count grows (must stay flat: features stream to disk);
 (f) allocator: seconds and minor page faults per clip of a steady-state forward, with glibc's
     defaults (cold) and with staticdyn's warm allocator (probe/allocator.py), per model;
-(g) with --gpu: clips/s at the paper's input sizes and the fraction of time waiting on data.
+(g) with --gpu: clips/s at the paper's input sizes and the fraction of time waiting on data;
+(i) layout overhead: extraction wall time / bare forward time with every default layer hooked
+    and pooled by its declared-or-verified layout, for r3d_18 and videomae_base at a reduced
+    input (target <= 1.2 on CPU).
 
 Sections not measured by a run (``--skip``) are kept from the existing BENCHMARKS.md, each
 with the date and command of the run that measured it.
@@ -42,8 +45,10 @@ def _cfg(out: Path, overrides: list[str]):  # noqa: ANN202
                                             *overrides])
 
 
-def _extract(cfg, layers: list[str] | None):  # noqa: ANN001, ANN202
-    """Run only the extraction stage of a run (model and data built outside the timer)."""
+def _extract(cfg, layers: list[str] | None, layouts: bool = False):  # noqa: ANN001, ANN202
+    """Run only the extraction stage of a run (model and data built outside the timer).
+    ``layouts``: pool by each layer's declared-or-verified layout, as a run does (the dry
+    run that settles them is outside the timer too)."""
     from omegaconf import OmegaConf
 
     from staticdyn.data.pairs import group_pairs
@@ -55,6 +60,12 @@ def _extract(cfg, layers: list[str] | None):  # noqa: ANN001, ANN202
     source = build_source(cfg)
     model = build_model(cfg)
     resolved = model.resolve_layers(layers)
+    if layouts:
+        from staticdyn.probe.api import layer_io
+
+        io = layer_io(model, resolved)
+    else:
+        io = None
     probe = OmegaConf.to_container(cfg.probe, resolve=True)
     task = get_task(probe["task"])
     groups = group_pairs(task.sample(source, probe))
@@ -65,9 +76,9 @@ def _extract(cfg, layers: list[str] | None):  # noqa: ANN001, ANN202
         t = time.perf_counter()
         stats = run_extraction(model, source, groups, store, resolved,
                                batch_size=int(probe["batch_size"]),
-                               num_workers=int(probe["num_workers"]), device=probe["device"],
+                               num_workers=probe["num_workers"], device=probe["device"],
                                amp=probe.get("amp"), load_fn=task.load_group, probe_cfg=probe,
-                               progress=False)
+                               progress=False, io=io)
         wall = time.perf_counter() - t
     path.unlink()
     return model, source, groups, stats, wall
@@ -126,6 +137,44 @@ def bench_layers_and_overhead(model_name: str, dataset: str, pairs: int, work: P
     cfg_auth = _cfg(work / "auth", [*over, "probe.sampler=authors", "probe.n_pairs=8"])
     res["forwards_per_pair_authors"] = _extract(cfg_auth, ["stage5"])[3].forwards_per_pair
     return res
+
+
+# (i): full-width models at a reduced clip, so a CPU run takes minutes, not hours
+IO_INPUTS: dict[str, list[str]] = {
+    "r3d_18": ["model.clip.frames=8", "model.clip.crop=112", "model.clip.short_side=128"],
+    "videomae_base": ["model.clip.frames=8", "model.clip.crop=112", "model.clip.short_side=128",
+                      "++model.builder_kwargs.num_frames=8",
+                      "++model.builder_kwargs.image_size=112"],
+}
+
+
+def bench_io_overhead(models: list[str], dataset: str, pairs: int, work: Path,
+                      extra: list[str]) -> list[dict]:
+    """(i) Extraction (every default layer hooked, pooled by its layout) / bare forward on the
+    same clips in the same batches, per model; best of two extractions after a warm-up."""
+    rows = []
+    for name in models:
+        over = [f"model={name}", f"dataset={dataset}", f"probe.n_pairs={pairs}",
+                *IO_INPUTS.get(name, []), *extra]
+        cfg = _cfg(work / f"io_{name}", over)
+        _extract(_cfg(work / f"io_warm_{name}", [*over, "probe.n_pairs=4"]), None, True)
+        t_all, best = float("inf"), None
+        for _ in range(2):
+            model, source, groups, stats, t = _extract(cfg, None, True)
+            if t < t_all:
+                t_all, best = t, stats
+        t_bare = bare_forward_seconds(model, source, groups, cfg)
+        spec = model.clip_spec
+        rows.append({"model": name, "input": f"{spec.frames}x{spec.crop}x{spec.crop}",
+                     "layers": len(model.resolve_layers(None)), "pairs": best.pairs,
+                     "t_extract": t_all, "t_bare_forward": t_bare,
+                     "ratio_extract_over_bare": t_all / t_bare,
+                     # the forwards alone, hooks and pooling included: data loading left out
+                     "t_hooked_forward": best.forward_seconds,
+                     "ratio_hooked_over_bare": best.forward_seconds / t_bare,
+                     "t_data_wait": best.wait_seconds})
+        print(rows[-1])
+    return rows
 
 
 def bench_metrics(n: int = 3000, c: int = 2048) -> dict:
@@ -294,6 +343,21 @@ def write_markdown(res: dict, path: Path, command: str) -> None:  # noqa: C901
                   f"{r['warm']['faults_per_clip']:.0f} | {r['cold']['peak_rss_mb']:.0f} / "
                   f"{r['warm']['peak_rss_mb']:.0f} |" for r in res["allocator"]]
         lines.append("")
+    if res.get("io"):
+        lines += ["## (i) Layout overhead: extraction / bare forward (reduced input)", "",
+                  "Every default layer hooked and pooled by its declared-or-verified layout "
+                  "(probe/layouts.py); the bare forward runs the same clips in the same batches "
+                  "without hooks. Hooked forwards: the extraction's forward calls alone (hooks "
+                  "and pooling in, data loading out).", "",
+                  "| model | input (T x H x W) | layers | pairs | extraction (s) | "
+                  "bare forward (s) | extraction / bare | hooked forwards / bare | "
+                  "data wait (s) | target |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['input']} | {r['layers']} | {r['pairs']} | "
+                  f"{r['t_extract']:.1f} | {r['t_bare_forward']:.1f} | "
+                  f"{r['ratio_extract_over_bare']:.3f} | {r['ratio_hooked_over_bare']:.3f} | "
+                  f"{r['t_data_wait']:.1f} | extraction / bare <= 1.2 on CPU |"
+                  for r in res["io"]]
+        lines.append("")
     path.write_text(_merge_sections(path, lines, command))
 
 
@@ -339,7 +403,10 @@ def main() -> None:
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--gpu-pairs", type=int, default=256)
     ap.add_argument("--skip", default="",
-                    help="comma list of: layers,metrics,bootstrap,rss,allocator")
+                    help="comma list of: layers,metrics,bootstrap,rss,allocator,io")
+    ap.add_argument("--io-models", default="r3d_18,videomae_base",
+                    help="(i) models for extraction / bare forward with layouts")
+    ap.add_argument("--io-pairs", type=int, default=40, help="(i) pairs per model")
     ap.add_argument("--alloc-models", default="x3d_xs,i3d_r50,slowfast_r50")
     ap.add_argument("--alloc-batch", type=int, default=8)
     ap.add_argument("--alloc-crop", type=int, default=224)
@@ -373,6 +440,10 @@ def main() -> None:
         if "allocator" not in skip:
             res["allocator"] = bench_allocator(args.alloc_models.split(","), args.alloc_batch,
                                                args.alloc_crop, args.alloc_reps)
+        if "io" not in skip:
+            extra = [f"probe.num_workers={args.workers}"]
+            res["io"] = bench_io_overhead(args.io_models.split(","), args.dataset,
+                                          args.io_pairs, work, extra)
         if args.gpu:
             res["gpu"] = bench_gpu(work, args.gpu_pairs)
             print(res["gpu"])
