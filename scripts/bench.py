@@ -9,6 +9,10 @@
 (f) allocator: seconds and minor page faults per clip of a steady-state forward, with glibc's
     defaults (cold) and with staticdyn's warm allocator (probe/allocator.py), per model;
 (g) with --gpu: clips/s at the paper's input sizes and the fraction of time waiting on data;
+(h) loader: frames decoded and loader CPU ms per clip, every frame read (old) vs only the
+    clip's frames (new), Diving48-layout folders and mp4 files (scripts/bench_loader.py);
+(j) extraction with probe.num_workers=auto: data-wait fraction, and extraction / bare forward
+    (warm allocator) for i3d_r50 (target <= 1.1) (scripts/bench_loader.py);
 (i) layout overhead: extraction wall time / bare forward time with every default layer hooked
     and pooled by its declared-or-verified layout, for r3d_18 and videomae_base at a reduced
     input (target <= 1.2 on CPU).
@@ -358,6 +362,9 @@ def write_markdown(res: dict, path: Path, command: str) -> None:  # noqa: C901
                   f"{r['t_data_wait']:.1f} | extraction / bare <= 1.2 on CPU |"
                   for r in res["io"]]
         lines.append("")
+    from scripts.bench_loader import markdown as loader_markdown
+
+    lines += loader_markdown(res)  # (h), (j)
     path.write_text(_merge_sections(path, lines, command))
 
 
@@ -403,7 +410,8 @@ def main() -> None:
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--gpu-pairs", type=int, default=256)
     ap.add_argument("--skip", default="",
-                    help="comma list of: layers,metrics,bootstrap,rss,allocator,io")
+                    help="comma list of: layers,metrics,bootstrap,rss,allocator,io,"
+                    "loader,autoworkers")
     ap.add_argument("--io-models", default="r3d_18,videomae_base",
                     help="(i) models for extraction / bare forward with layouts")
     ap.add_argument("--io-pairs", type=int, default=40, help="(i) pairs per model")
@@ -411,6 +419,14 @@ def main() -> None:
     ap.add_argument("--alloc-batch", type=int, default=8)
     ap.add_argument("--alloc-crop", type=int, default=224)
     ap.add_argument("--alloc-reps", type=int, default=2)
+    # (h), (j): scripts/bench_loader.py; a quick check: --loader-videos 2 --loader-height 64
+    # --loader-crop 32 --loader-mp4-frames 96 --j-pairs 4 --j-clip model.clip.crop=32,...
+    ap.add_argument("--loader-videos", type=int, default=8, help="(h)/(j) videos per folder")
+    ap.add_argument("--loader-height", type=int, default=256, help="(h)/(j) frame height")
+    ap.add_argument("--loader-crop", type=int, default=0, help="(h) crop (0: the cards')")
+    ap.add_argument("--loader-mp4-frames", type=int, default=300, help="(h) mp4 length")
+    ap.add_argument("--j-pairs", type=int, default=32, help="(j) pairs for i3d_r50")
+    ap.add_argument("--j-clip", default="", help="(j) comma list of model overrides")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -444,6 +460,19 @@ def main() -> None:
             extra = [f"probe.num_workers={args.workers}"]
             res["io"] = bench_io_overhead(args.io_models.split(","), args.dataset,
                                           args.io_pairs, work, extra)
+        if "loader" not in skip:
+            from scripts.bench_loader import bench_loader
+
+            res["loader"] = bench_loader(work, args.loader_videos, args.loader_height,
+                                         args.loader_crop or None,
+                                         mp4_frames=args.loader_mp4_frames)
+        if "autoworkers" not in skip:
+            from scripts.bench_loader import bench_auto_workers
+
+            res["auto_workers"] = bench_auto_workers(
+                work, args.loader_videos, args.loader_height, args.j_pairs,
+                [x for x in args.j_clip.split(",") if x])
+            print(res["auto_workers"])
         if args.gpu:
             res["gpu"] = bench_gpu(work, args.gpu_pairs)
             print(res["gpu"])
