@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from staticdyn.errors import StaticDynError
 from staticdyn.metrics.bootstrap import DEFAULT_BOOT, bootstrap_layer, draw_counts
 from staticdyn.metrics.compare import COMPARE_STATS, p_two_sided, same_pairs
 from staticdyn.metrics.estimable import IncompleteRunError, is_complete, layer_note
@@ -177,7 +178,8 @@ def write_compare_matrix(layerwise: pd.DataFrame, out_dir: str | Path, layer: st
                          stat: str = "dynamic_pct", n_boot: int = DEFAULT_BOOT, seed: int = 0
                          ) -> dict[str, Path]:
     """``compare_matrix_<layer>.csv/.md`` for the kept runs of a sweep (``layerwise_all``)
-    that have a features.h5; {} when fewer than two have the layer."""
+    that have a features.h5; {} when fewer than two runs have a features.h5, a one-line
+    ``StaticDynError`` when fewer than two have the layer."""
     out_dir = Path(out_dir)
     if layerwise.empty:
         return {}
@@ -198,9 +200,9 @@ def write_compare_matrix(layerwise: pd.DataFrame, out_dir: str | Path, layer: st
                             layer, stat, n_boot, seed, lams, ests)
     for why in result.left_out:
         log.warning("compare_matrix: left out %s", why)
-    if len(result.labels) < 2:
-        log.info("compare_matrix: skipped (fewer than 2 runs have layer '%s')", layer)
-        return {}
+    if len(result.labels) < 2:  # asked for by name: say so rather than write nothing
+        raise StaticDynError(f"--compare-layer {layer}: {len(result.labels)} of {len(runs)} "
+                             f"runs have it, need 2 ({'; '.join(result.left_out[:3])})")
     stem = out_dir / f"compare_matrix_{layer.replace('/', '_')}"
     written = {f"{stem.name}.csv": write_csv(result.table, stem.with_suffix(".csv"))}
     md = stem.with_suffix(".md")

@@ -108,3 +108,13 @@ def test_figures_cli_writes_the_matrix(tmp_path: Path) -> None:
     assert len(table) == 3 and set(table["a"]) | set(table["b"]) == {"slow_r50", "x3d_xs",
                                                                      "c2d_r50"}
     assert "row minus column" in (out / "compare_matrix_stage4.md").read_text()
+
+
+def test_figures_cli_refuses_a_layer_no_two_runs_have(tmp_path: Path, capsys) -> None:
+    for model in ("slow_r50", "x3d_xs"):
+        make_run(tmp_path / "sweep" / model, {"stage1": 8, "stage4": 16}, model, "synthetic")
+    code = figures_main([str(tmp_path / "sweep"), "--out", str(tmp_path / "r"), "--only",
+                         "fig3_left", "--compare-layer", "stage9", "--formats", "png"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--compare-layer stage9: 0 of 2 runs have it" in err
+    assert "no layer 'stage9' (stage1, stage4)" in err and len(err.strip().splitlines()) == 1
