@@ -8,7 +8,9 @@ experiments under ``paper_runs/<experiment>/``), makes the centre-bias maps the 
 runs ask for, writes layerwise_all / unitwise_all (CSV, Markdown, LaTeX), layerwise_seeds.csv
 and runs_status.csv, and draws every figure whose inputs exist; the others are listed as
 skipped, with the reason, and every run that is incomplete, failed or a duplicate gets a line.
-Output goes to --out (default ``<first SWEEP_DIR>/paper``).
+Output goes to --out (default ``<first SWEEP_DIR>/paper``). Runs with a behaviour.csv
+(``probe.behaviour=true``) also give behaviour_vs_dynamic (report/behaviour.py);
+``--compare-layer LAYER`` adds compare_matrix_<LAYER> (report/compare_matrix.py).
 
 With --smoke: runs every paper experiment on the built-in synthetic data with tiny sizes (CPU,
 a few minutes), draws every figure and exits 1 unless all of them were written. --out is the
