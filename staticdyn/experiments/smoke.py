@@ -39,13 +39,16 @@ log = logging.getLogger("staticdyn.report")
 
 # -- per job: the model card's smoke block ----------------------------------------------------
 def _override_value(value: Any) -> str:
-    """A YAML value as Hydra override syntax (lists as ``[a,b]``, None as ``null``)."""
+    """A YAML value as Hydra override syntax (lists as ``[a,b]``, mappings as ``{k:v}``, None as
+    ``null``)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_override_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # nested builder arguments (the VIS cards' backbone_kwargs)
+        return "{" + ",".join(f"{k}:{_override_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

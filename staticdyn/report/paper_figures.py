@@ -45,6 +45,7 @@ from staticdyn.report.selection import (
     split_layer,
 )
 from staticdyn.report.tables import write_table_set
+from staticdyn.report.vis_figure import is_vis, vis_figures
 
 log = logging.getLogger("staticdyn.report")
 
@@ -86,7 +87,7 @@ def _skip(name: str, reason: str) -> list[Path]:
 
 
 def _action(df: pd.DataFrame) -> pd.DataFrame:
-    return df[~is_segmentation(df)] if not df.empty else df
+    return df[~is_segmentation(df) & ~is_vis(df)] if not df.empty else df
 
 
 def _seg(df: pd.DataFrame) -> pd.DataFrame:
@@ -357,6 +358,13 @@ def fig7_center_bias(inp: FigureInputs) -> list[Path]:
     return save_figure(fig, inp.out_dir / name, inp.formats)
 
 
+# -- VIS (issue 13) -------------------------------------------------------------------------
+def vis_segmentation(inp: FigureInputs) -> list[Path]:
+    """The VIS figure: dynamic/static % per layer per VIS model, unit classes at the last
+    decoder layer (``staticdyn.report.vis_figure``)."""
+    return vis_figures(inp.layerwise, inp.unitwise, inp.out_dir, inp.formats)
+
+
 BUILDERS: dict[str, Callable[[FigureInputs], list[Path]]] = {
     "fig3_left": fig3_layerwise,
     "fig3_right": fig3_unitwise,
@@ -366,6 +374,7 @@ BUILDERS: dict[str, Callable[[FigureInputs], list[Path]]] = {
     "fig6": fig6_stages_by_dataset,
     "table1": table1_dataset_bias,
     "fig7": fig7_center_bias,
+    "vis": vis_segmentation,
 }
 
 

@@ -75,7 +75,7 @@ def card_facts(model: str) -> dict:
 
 
 def run_config(model: str, dataset: str, seed: int = 0, tag: str | None = None,
-               card: dict | None = None) -> dict:
+               card: dict | None = None, task: str = "action") -> dict:
     """The parts of a resolved Hydra config the aggregator and the figures read; ``card``
     replaces the model card facts (default: those of conf/model/<model>.yaml, if any)."""
     facts = card_facts(model) if card is None else card
@@ -83,7 +83,7 @@ def run_config(model: str, dataset: str, seed: int = 0, tag: str | None = None,
         "model": {"name": model, "checkpoint": f"/ckpt/{model}.pyth", "checkpoint_tag": tag,
                   **facts},
         "dataset": {"name": dataset},
-        "probe": {"task": "action", "sampler": "shared", "n_pairs": 64, "clip_start": "first",
+        "probe": {"task": task, "sampler": "shared", "n_pairs": 64, "clip_start": "first",
                   "lambda": 0.5, "estimator": "pooled", "seed": seed},
     }
 
@@ -91,10 +91,10 @@ def run_config(model: str, dataset: str, seed: int = 0, tag: str | None = None,
 def make_run(
     run_dir: Path, layers: dict[str, int], model: str = "toy", dataset: str = "synthetic",
     seed: int = 0, tag: str | None = None, complete: bool = True, report: bool = True,
-    hydra: bool = True, n: int = 64, card: dict | None = None,
+    hydra: bool = True, n: int = 64, card: dict | None = None, task: str = "action",
 ) -> Path:
     """A run directory as the pipeline leaves it: .hydra/config.yaml, features.h5, tables."""
-    cfg = run_config(model, dataset, seed, tag, card)
+    cfg = run_config(model, dataset, seed, tag, card, task)
     if hydra:
         (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
         (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -127,6 +127,9 @@ def make_sweep(root: Path) -> Path:
         for seed in range(2):
             make_run(root / "seg" / tag / f"seed{seed}", seg, "fusionseg", "stylized_davis",
                      seed=seed, tag=tag)
+    vis = {"backbone.res2": 8, "decoder.layer0": 16, "decoder.layer8": 16}  # probe=vis
+    make_run(root / "vis" / "minvis_r50" / "seed0", vis, "minvis_r50", "youtube_vis_2019",
+             tag="youtube_vis_2019", task="vis")
     for ds in ("davis16", "tao_vos"):
         (root / "bias" / ds).mkdir(parents=True, exist_ok=True)
         yy, xx = np.mgrid[0:24, 0:32]

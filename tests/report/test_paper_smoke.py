@@ -68,7 +68,8 @@ def _card_layers(model: str) -> set[str]:
     if card.get("layers_fn"):
         from staticdyn.models.zoo import load_model
 
-        return set(load_model(model, builder_kwargs={"blocks": [1, 1, 1, 1]}).layers)
+        smoke = OmegaConf.to_container(card.smoke) if card.get("smoke") else {}  # VOS: blocks
+        return set(load_model(model, builder_kwargs=smoke.get("builder_kwargs") or {}).layers)
     return set(card.get("layers") or {})
 
 

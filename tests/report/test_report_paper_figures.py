@@ -128,7 +128,7 @@ def test_figures_entry_end_to_end(sweep: SweepResult, tmp_path: Path, capsys) ->
     assert main([str(sweep.root), "--out", str(out), "--only", "fig3_left,fig7",
                  "--formats", "png"]) == 0
     printed = capsys.readouterr().out
-    assert "13 runs under" in printed and "fig7:" in printed
+    assert "14 runs under" in printed and "fig7:" in printed  # 13 + the VIS run
     assert (out / "fig3_left_layerwise.png").is_file() and (out / "runs_status.csv").is_file()
     assert main([str(tmp_path / "missing")]) == 2
     assert main([str(sweep.root), "--only", "nope"]) == 2
