@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
+# In-process loading (num_workers=0): only the main process writes the store, so workers do
+# not change what a kill can break, and with them this tiny run ends before it can be killed.
 ARGS = ["model=toy3d", "dataset=synthetic_tiny", "dataset.n_videos=60", "probe.n_pairs=120",
-        "probe.batch_size=3", "probe.progress=false"]
+        "probe.batch_size=3", "probe.progress=false", "probe.num_workers=0"]
 
 
 def _cmd(out: Path) -> list[str]:
