@@ -118,3 +118,33 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(StaticDynError, match="name of a conf/dataset entry"):
         staticdyn.probe("toy3d", {"root": "/data"}, out_dir=tmp_path)
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_timm2d_by_name_is_blind_to_frame_order_on_the_synthetic_set(tmp_path: Path) -> None:
+    """The frame-wise baseline's known answer through a whole run (run.py overrides given as
+    Hydra strings): r_static = 1 for every live unit, no dynamic unit."""
+    tables = staticdyn.probe(
+        "timm2d", "synthetic_tiny", out_dir=tmp_path, overrides=[
+            "model.clip.crop=32", "model.clip.short_side=32", "model.clip.frames=4",
+            "model.clip.sampling_rate=2", "+model.clip.n_sample_frames=16"], **FAST)
+    assert (tables.unitwise["dynamic"] == 0).all() and len(tables.unitwise) == 5
+    dead = dict(zip(tables.unitwise["layer"], tables.unitwise["dead"], strict=True))
+    for layer, scores in tables.unit_scores.groupby("layer"):
+        r_static = scores["r_static"].to_numpy()  # 0 for a dead unit
+        live = r_static[r_static != 0]
+        assert len(live) == len(r_static) - dead[layer] > 0, layer
+        assert np.all(live > 1 - 1e-4), (layer, live.min())
+
+
+def test_overrides_a_config_cannot_hold_probe_the_model_as_built(tmp_path: Path) -> None:
+    from staticdyn.experiments.api import probe_config
+
+    marker = object()  # not YAML: the config cannot carry it, so the built model is used
+    model = staticdyn.load_model("toy3d", builder_kwargs={"width": 4}, description=marker)
+    cfg, prebuilt = probe_config(model, "synthetic_tiny", out_dir=tmp_path)
+    assert prebuilt is model.model
+    assert cfg.model.builder_kwargs.width == 4 and cfg.out_dir == str(tmp_path)
+    plain = staticdyn.load_model("toy3d", builder_kwargs={"width": 4})
+    cfg, prebuilt = probe_config(plain, "synthetic_tiny", n_pairs=7)
+    assert prebuilt is None and cfg.probe.n_pairs == 7
+    assert cfg.out_dir == str(Path("outputs") / "toy3d" / "synthetic_tiny" / "seed0")
