@@ -9,20 +9,22 @@ appearance-free data set of Ilic et al. (ECCV 2022) and in random-dot cinematogr
 How (weight-free, deterministic by seed):
 - Flow between consecutive frames is computed with ``flow.compute_flow`` (DIS by default),
   forward and backward.
-- The texture is smooth value noise on a lattice (``cell`` px): every pixel holds the
-  continuous coordinate it shows in a noise field, plus a "layer" id. Advection moves the
-  coordinate map with ``cv2.remap`` along the backward flow, so sub-pixel motion accumulates
-  exactly (re-sampling the texture itself would blur it step after step, or, with nearest
-  sampling, freeze motion slower than one pixel per frame).
-- Noise is re-seeded (a fresh layer, independent values) where the advected texture is
-  undefined or has drifted: where the backward flow leaves the frame, where forward and
-  backward flow disagree (occlusion / disocclusion, Sundaram et al. 2010), and where the
-  accumulated warp has stretched or compressed the texture by more than ``max_stretch`` in
-  area. So no structure builds up from repeated warping, and nothing of the source's pixels
-  is ever copied: the render depends on the source only through its flow.
-- Values come from a hash of (lattice point, layer, channel, seed), so the noise field is
-  unbounded (a panning camera never runs off a table) and every frame is a pure function of
-  the flow and the seed.
+- The texture is multi-scale noise (octaves of ``cell``, 2 ``cell``, ... px, equal weight, so
+  flow stays measurable at small and large displacements). Every pixel holds the continuous
+  coordinate it shows in one noise image three frames wide; advection moves that coordinate
+  map with ``cv2.remap`` along the backward flow, so sub-pixel motion accumulates exactly
+  (re-sampling the texture itself would blur it step after step, or, with nearest sampling,
+  freeze motion slower than one pixel per frame).
+- Noise is re-seeded (moved to a fresh random place in the noise image) where the advected
+  texture is undefined or has drifted: where the backward flow leaves the frame, where
+  forward and backward flow disagree (occlusion / disocclusion, Sundaram et al. 2010), and
+  where the accumulated warp has stretched or compressed the texture by more than
+  ``max_stretch`` in area; single pixels are not re-seeded (a 3x3 opening), which would
+  flicker. So no structure builds up from repeated warping, and nothing of the source's
+  pixels is ever copied: the render depends on the source only through its flow.
+- Everything random comes from ``seed``: same frames and seed, same render.
+- Cost: two DIS flows per frame pair and a few remaps, about 20 ms per 320x240 frame on one
+  CPU core.
 """
 
 from __future__ import annotations
@@ -42,60 +44,47 @@ _AREA_SIGMA = 2.0  # px: smoothing of the flow before its area change is taken
 _OPEN = np.ones((3, 3), np.uint8)  # re-seed regions, not single pixels (no salt flicker)
 _OCTAVES = 4
 _CONTRAST = 3.0  # averaging octaves narrows the values around 0.5: stretch back (clipped)
-_MIX = (0x8DA6B343, 0xD8163841, 0xCB1AB31F, 0x165667B1)
 
 
-def _fmix(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser: every input bit flips about half the output bits."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
+class _NoiseField:
+    """One noise image, three frames wide and high, that every pixel samples at its coordinate.
 
-
-def _lattice(ix: np.ndarray, iy: np.ndarray, layer: np.ndarray, channel: int,
-             key: np.uint32) -> np.ndarray:
-    """Uniform [0, 1) values of the noise lattice at integer points, float32."""
-    h = (ix.astype(np.int64).astype(np.uint32) * np.uint32(_MIX[0])) ^ \
-        (iy.astype(np.int64).astype(np.uint32) * np.uint32(_MIX[1])) ^ \
-        (layer.astype(np.uint32) * np.uint32(_MIX[2])) ^ \
-        np.uint32(((channel + 1) * _MIX[3]) & 0xFFFFFFFF) ^ key
-    return (_fmix(_fmix(h)) >> np.uint32(8)).astype(np.float32) / np.float32(1 << 24)
-
-
-def _value_noise(coords: np.ndarray, layer: np.ndarray, cell: float, channel: int,
-                 key: np.uint32) -> np.ndarray:
-    """One octave of smooth value noise (bilinear with a smoothstep), about uniform 0..1."""
-    u, v = coords[..., 0] / cell, coords[..., 1] / cell
-    i0, j0 = np.floor(u), np.floor(v)
-    fu, fv = u - i0, v - j0
-    fu, fv = fu * fu * (3 - 2 * fu), fv * fv * (3 - 2 * fv)
-    v00 = _lattice(i0, j0, layer, channel, key)
-    v10 = _lattice(i0 + 1, j0, layer, channel, key)
-    v01 = _lattice(i0, j0 + 1, layer, channel, key)
-    v11 = _lattice(i0 + 1, j0 + 1, layer, channel, key)
-    top = v00 + fu * (v10 - v00)
-    bottom = v01 + fu * (v11 - v01)
-    return top + fv * (bottom - top)
-
-
-def _texture(coords: np.ndarray, layer: np.ndarray, cell: float, key: np.uint32) -> np.ndarray:
-    """Multi-scale value noise at ``coords`` (H, W, 2): (H, W, 3) uint8.
-
-    Octaves of grain ``cell``, 2 ``cell``, 4 ``cell`` ... with equal weight (about the 1/f
-    spectrum of natural images): the fine grain carries small motions, the coarse one gives
-    pyramid flow methods (and strided networks) something to match at large displacements,
-    where a single fine grain averages to flat grey.
+    Frame 0 looks at the field's centre; a re-seeded region is moved to a fresh random place
+    in the field (``reseed``), so its new noise is independent of the noise it replaces.
+    Coordinates that drift off the field are mirrored (still noise). One ``cv2.remap`` per
+    frame samples it: a few ms, where evaluating the noise per pixel would cost a hundred.
     """
-    out = np.zeros((*coords.shape[:2], 3), np.float32)
-    for c in range(3):
+
+    def __init__(self, height: int, width: int, seed: int, cell: float):
+        self.size = np.array([width, height], np.float32)
+        self.rng = np.random.default_rng([int(seed) % 2**64, 0xAF])
+        h, w = 3 * height, 3 * width
+        acc = np.zeros((h, w, 3), np.float32)
         for octave in range(_OCTAVES):
-            # each octave its own field (a channel id per octave), so octaves are independent
-            out[..., c] += _value_noise(coords, layer, cell * 2 ** octave,
-                                        c * _OCTAVES + octave, key)
-    out = (out / _OCTAVES - 0.5) * _CONTRAST
-    return np.clip(np.rint(out * 255 + 127.5), 0, 255).astype(np.uint8)
+            # octaves of grain cell, 2 cell, 4 cell ... with equal weight (about the 1/f
+            # spectrum of natural images): the fine grain carries small motions, the coarse one
+            # gives pyramid flow methods (and strided networks) something to match at large
+            # displacements, where a single fine grain averages to flat grey
+            grain = cell * 2 ** octave
+            lattice = self.rng.random((int(np.ceil(h / grain)) + 1,
+                                       int(np.ceil(w / grain)) + 1, 3), np.float32)
+            acc += cv2.resize(lattice, (w, h), interpolation=cv2.INTER_CUBIC)
+        acc = (acc / _OCTAVES - 0.5) * _CONTRAST
+        self.field = np.clip(np.rint(acc * 255 + 127.5), 0, 255).astype(np.uint8)
+
+    def start(self, grid: np.ndarray) -> np.ndarray:
+        """Frame 0's coordinates: the pixel grid placed at the field's centre."""
+        return grid + self.size
+
+    def reseed(self, grid: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """New coordinates for the pixels ``where``: their grid moved to a random place."""
+        offset = self.rng.random(2, np.float32) * 2 * self.size
+        return grid[where] + offset
+
+    def texture(self, coords: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8: the field sampled at each pixel's coordinates (bilinear)."""
+        return cv2.remap(self.field, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT_101)
 
 
 def _remap(field: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
@@ -133,23 +122,20 @@ def render_appearance_free(frames: np.ndarray, seed: int, *, method: str = "dis"
     if method not in FLOW_METHODS:
         raise UnknownChoiceError("flow method", method, FLOW_METHODS)
     t_len, h, w, _ = frames.shape
-    key = _fmix(np.array([seed & 0xFFFFFFFF], np.uint32) ^
-                _fmix(np.array([(seed >> 32) & 0xFFFFFFFF], np.uint32)))[0]
+    noise = _NoiseField(h, w, seed, cell)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     grid = np.stack([xs, ys], axis=-1)
-    coords = grid.copy()  # where in the noise field each pixel looks
-    layer = np.zeros((h, w), np.float32)  # which noise field (re-seeding starts a new one)
+    coords = noise.start(grid)  # where in the noise field each pixel looks
     area = np.zeros((h, w), np.float32)  # accumulated log area change since seeding
     out = np.empty_like(frames)
     if t_len:
-        out[0] = _texture(coords, layer, cell, key)
+        out[0] = noise.texture(coords)
     limit = float(np.log(max_stretch))
     for t in range(t_len - 1):
         fwd = compute_flow(frames[t], frames[t + 1], method)
         bwd = compute_flow(frames[t + 1], frames[t], method)
         map_x, map_y = xs + bwd[..., 0], ys + bwd[..., 1]
         coords = _remap(coords, map_x, map_y, cv2.INTER_LINEAR)
-        layer = _remap(layer, map_x, map_y, cv2.INTER_NEAREST)
         area = _remap(area, map_x, map_y, cv2.INTER_LINEAR) + _log_area(bwd)
         fwd_at = _remap(fwd, map_x, map_y, cv2.INTER_LINEAR)
         mismatch = np.sum((fwd_at + bwd) ** 2, axis=-1)
@@ -157,8 +143,8 @@ def render_appearance_free(frames: np.ndarray, seed: int, *, method: str = "dis"
         outside = (map_x < -0.5) | (map_x > w - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)
         drifted = ((mismatch > bound) | (np.abs(area) > limit)).astype(np.uint8)
         reseed = outside | cv2.morphologyEx(drifted, cv2.MORPH_OPEN, _OPEN).astype(bool)
-        coords[reseed] = grid[reseed]
-        layer[reseed] = float(t + 1)
-        area[reseed] = 0.0
-        out[t + 1] = _texture(coords, layer, cell, key)
+        if reseed.any():
+            coords[reseed] = noise.reseed(grid, reseed)
+            area[reseed] = 0.0
+        out[t + 1] = noise.texture(coords)
     return out
