@@ -148,7 +148,8 @@ def check(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, us: pd.DataFrame | Non
     return out
 
 
-def figure(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, stem: Path) -> list[Path]:
+def figure(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, stem: Path,
+           title: str | None = None) -> list[Path]:
     models = list(dict.fromkeys(lw["calibration_model"]))
     layers = list(dict.fromkeys(lw["layer"]))
     fig = new_figure(11.0, 3.6)
@@ -174,6 +175,8 @@ def figure(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, stem: Path) -> list[P
     plot_unit_stack(axes[2], last, labels=list(last["calibration_model"]))
     axes[2].set_title(f"unit classes, {layer}")
     legend_outside(fig, axes[2], ncol=5)
+    if title:
+        fig.suptitle(title)
     return save_figure(fig, stem, ("png",))
 
 
@@ -258,7 +261,8 @@ def variant_figures(lw: pd.DataFrame, uw: pd.DataFrame, layer: str, out_dir: Pat
     paths = []
     for i, variant in enumerate(variants):
         stem = out_dir / ("calibration" if i == 0 else f"calibration_{variant}")
-        paths += figure(_variant(lw, variant), _variant(uw, variant), layer, stem)
+        title = f"dynamic pairs: {variant}" if len(variants) > 1 else None
+        paths += figure(_variant(lw, variant), _variant(uw, variant), layer, stem, title)
     return paths
 
 
