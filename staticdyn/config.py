@@ -38,11 +38,6 @@ IDENTITY_IF_SET = frozenset({"gpu_decode"})
 # (probe.dynamic_pairs) keeps those runs' identity at its default, so they still resume.
 IDENTITY_DEFAULTS: dict[str, str] = {"dynamic_pairs": "style"}
 
-# Probe keys that may change the features only when switched on (probe.gpu_decode: nvjpeg may
-# round differently from libjpeg): off, they are left out of the identity, so runs made before
-# the key existed still resume.
-IDENTITY_IF_SET = frozenset({"gpu_decode"})
-
 
 def plain(node: Any) -> Any:
     """A resolved plain-Python copy of a config node (dicts stay dicts)."""
@@ -328,8 +323,6 @@ def probe_keys(choices: ProbeChoices) -> dict[str, _Key]:
         "threads": _Key("null (torch's default) or an integer >= 1", _optional(_at_least(1))),
         "progress": _Key("true or false", _to_bool),
         "warm_allocator": _Key("true or false", _to_bool),
-        "gpu_decode": _Key("true or false (JPEG frames decoded with nvjpeg on a CUDA device)",
-                           _to_bool),
         "behaviour": _Key("true or false (also top-1 on original, shuffled and appearance-free "
                           "clips: behaviour.csv)", _to_bool),
         "gpu_decode": _Key("true or false (JPEG frames decoded with nvjpeg on a CUDA device)",
@@ -382,7 +375,6 @@ class ProbeSettings:
     threads: int | None = None
     progress: bool = True
     warm_allocator: bool = True  # keep freed activation memory in the process (probe/allocator)
-    gpu_decode: bool = False  # frame-folder JPEGs decoded on the CUDA device (data/jpeg_gpu)
     behaviour: bool = False  # also top-1 under shuffling / appearance-free (probe/behaviour)
     gpu_decode: bool = False  # frame-folder JPEGs decoded on the CUDA device (data/jpeg_gpu)
     list_layers: bool = False
