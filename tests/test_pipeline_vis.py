@@ -84,3 +84,18 @@ def test_bad_vis_settings_are_one_line(tmp_path: Path) -> None:
                                              r"query layer.*decoder.layer0, tracker.layer0"):
         run(_cfg(tmp_path, "probe.vis_pooling=matched", "probe.layers=[backbone.res3]"))
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unreadable_frame_is_named_and_its_video_not_drawn(tmp_path: Path) -> None:
+    from staticdyn.data.synthetic_vis import SyntheticVISSource
+
+    src = SyntheticVISSource(cache_dir=tmp_path / "cache", n_videos=6, num_frames=6, size=32)
+    bad = src.root / "JPEGImages" / "synvis_0002" / "00000.jpg"
+    bad.write_bytes(b"not a jpeg")
+    res = run(_cfg(tmp_path, "probe.n_pairs=10"))
+    assert res["unreadable"] == 1 and res["rows"] == 10  # 5 readable videos, 2 pairs each
+    skipped = pd.read_csv(res["run_dir"] / "skipped.csv")
+    assert skipped["item"].str.endswith("JPEGImages/synvis_0002").all()
+    assert skipped["reason"].str.contains("00000.jpg").all()
+    with h5py.File(res["features"]) as f:
+        assert b"synvis_0002" not in set(f["pairs/video"][:])
