@@ -83,6 +83,12 @@ def test_bad_vis_settings_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(StaticDynError, match=r"none of the layers \['backbone.res3'\] .* is a "
                                              r"query layer.*decoder.layer0, tracker.layer0"):
         run(_cfg(tmp_path, "probe.vis_pooling=matched", "probe.layers=[backbone.res3]"))
+    with pytest.raises(StaticDynError, match="vis_pooling=matched needs instance masks; dataset "
+                                             "'synthetic' has none"):
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            run(compose("config", overrides=[
+                "model=toy_vis", "dataset=synthetic", "probe=vis", "probe.vis_pooling=matched",
+                "dataset.n_videos=6", f"out_dir={tmp_path / 'run'}"]))
     assert not (tmp_path / "run").exists()
 
 

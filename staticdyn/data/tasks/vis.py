@@ -33,7 +33,8 @@ from staticdyn.data.tasks.action import load_group, sample
 from staticdyn.data.tasks.base import READ_ERRORS, GroupItem, Task
 from staticdyn.errors import DatasetError
 
-__all__ = ["POOLINGS", "TASK", "VisGroupItem", "load_vis_group", "transform_masks"]
+__all__ = ["POOLINGS", "TASK", "VisGroupItem", "load_vis_group", "sample_vis",
+           "transform_masks"]
 
 #: ``probe.vis_pooling``: ``mean`` over queries and frames (the scene-level default, the
 #: layout pooling) or ``matched`` (the slots matched to the annotated instances).
@@ -93,4 +94,17 @@ def load_vis_group(source: VideoSource, position: int, pairs: list[Pair], spec: 
     return item
 
 
-TASK = Task("vis", sample, load_vis_group)
+def sample_vis(source: VideoSource, probe: Mapping[str, Any]) -> list[Pair]:
+    """The action task's pairs; with ``probe.vis_pooling=matched`` a dataset without instance
+    masks is refused here, before any model is built or clip read."""
+    if str(probe.get("vis_pooling", "mean")) == "matched":
+        base = getattr(source, "source", source)  # a ReadableSubset reads from its source
+        if not callable(getattr(base, "instance_masks", None)):
+            raise DatasetError(f"probe.vis_pooling=matched needs instance masks; dataset "
+                               f"'{source.name}' has none. Valid choices: a YouTube-VIS layout "
+                               "dataset (youtube_vis_2019, youtube_vis_2021, ovis, "
+                               "synthetic_vis), or probe.vis_pooling=mean")
+    return sample(source, probe)
+
+
+TASK = Task("vis", sample_vis, load_vis_group)

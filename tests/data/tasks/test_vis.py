@@ -9,6 +9,7 @@ import torch
 
 from staticdyn.data.clips import clip_indices
 from staticdyn.data.pairs import DYNAMIC, STATIC, group_pairs
+from staticdyn.data.scan import ReadableSubset
 from staticdyn.data.spec import ClipSpec
 from staticdyn.data.synthetic import SyntheticSource
 from staticdyn.data.synthetic_vis import SyntheticVISSource
@@ -82,9 +83,15 @@ def test_masks_follow_the_frames_spatial_transform() -> None:
 def test_matched_pooling_needs_a_source_with_masks(tmp_path) -> None:
     src = SyntheticSource(n_videos=2, num_frames=8, size=32)
     probe = {"n_pairs": 4, "seed": 0, "sampler": "authors", "vis_pooling": "matched"}
-    group = group_pairs(get_task("vis").sample(src, probe))[0]
+    with pytest.raises(DatasetError, match="needs instance masks; dataset 'synthetic' has "
+                                           "none. Valid choices: a YouTube-VIS"):
+        get_task("vis").sample(src, probe)  # refused when the pairs are drawn
+    group = group_pairs(get_task("vis").sample(src, {**probe, "vis_pooling": "mean"}))[0]
     with pytest.raises(DatasetError, match="needs instance masks; dataset 'synthetic'"):
         load_vis_group(src, 0, group, SPEC, probe)
+    view = ReadableSubset(SyntheticVISSource(cache_dir=tmp_path, n_videos=2, num_frames=8,
+                                             size=32), ["synvis_0001"])
+    assert [p.video for p in get_task("vis").sample(view, probe)] == ["synvis_0001"]
 
 
 def test_an_unreadable_clip_is_a_named_skip(synvis, tmp_path) -> None:
