@@ -44,6 +44,9 @@ def test_both_probe_configs_are_accepted_as_written() -> None:
     assert (vos.task, vos.sampler, vos.nreps, vos.jitter) == ("vos", "authors", 5, True)
     assert (vos.h_range, vos.s_range, vos.frame_offset, vos.clip_frames) == (
         [0.1, 0.5], [0.1, 1.0], 10, 1)
+    vis = _settings("vis")
+    assert (vis.task, vis.sampler, vis.vis_pooling, vis.short_videos) == (
+        "vis", "shared", "mean", "stretch")
 
 
 def test_a_dictconfig_node_is_read_like_a_mapping() -> None:
@@ -91,6 +94,7 @@ ACCEPTED = [
     ("s_range", ["0.2", 3], [0.2, 3.0]),
     ("frame_offset", 1, 1),
     ("clip_frames", "2", 2),
+    ("vis_pooling", "matched", "matched"),
 ]
 
 
@@ -147,6 +151,7 @@ REFUSED = [
     ("s_range", [0.1, 0.2, 0.3], "0 <= low"),
     ("frame_offset", "x", "an integer >= 1"),
     ("clip_frames", 0, "an integer >= 1"),
+    ("vis_pooling", "slots", "one of mean, matched"),
 ]
 
 
