@@ -451,7 +451,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
         log.warning("=" * 72)
     model.module.to(device=device, dtype=dtype)
 
-    if len(pairs) < settings.n_pairs and settings.task == "action":
+    if len(pairs) < settings.n_pairs and settings.task in ("action", VIS_TASK):
         n_readable = len(index.readable_videos()) if index is not None else len(source.videos)
         log.warning("dataset has %d readable videos: %d pairs instead of %d", n_readable,
                     len(pairs), settings.n_pairs)
