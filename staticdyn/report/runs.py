@@ -29,7 +29,7 @@ HYDRA_CONFIG = Path(".hydra") / "config.yaml"
 # or progress bars do not, so they are not part of a run's identity.
 KEY_COLUMNS: list[str] = [
     "model", "dataset", "train_dataset", "checkpoint", "task", "sampler", "n_pairs",
-    "clip_start", "estimator", "lambda", "shard", "seed",
+    "clip_start", "dynamic_pairs", "vis_pooling", "estimator", "lambda", "shard", "seed",
 ]
 INFO_COLUMNS: list[str] = [*KEY_COLUMNS, "untrained", "run_dir"]
 # Model card keys the figures group by (conf/model/*.yaml): every run records its resolved
@@ -178,6 +178,8 @@ def run_keys(
         "sampler": _first(attrs.get("sampler"), cfg.get("probe.sampler")),
         "n_pairs": _first(cfg.get("probe.n_pairs"), meta.get("n_pairs")),
         "clip_start": _first(cfg.get("probe.clip_start")),
+        "dynamic_pairs": _first(cfg.get("probe.dynamic_pairs"), "style"),
+        "vis_pooling": _first(cfg.get("probe.vis_pooling")),
         "estimator": _first(meta.get("estimator"), cfg.get("probe.estimator"), "pooled"),
         "lambda": _first(meta.get("lambda"), cfg.get("probe.lambda"), "0.5"),
         "shard": _as_str(attrs.get("shard", "")) if _int(attrs.get("num_shards"), 1) > 1 else "",

@@ -139,7 +139,8 @@ def test_h5_without_complete_attr_is_incomplete_and_unreadable_h5_fails(tmp_path
 def test_seed_summary_uses_the_papers_interval() -> None:
     df = pd.DataFrame({
         **{k: "x" for k in ("model", "dataset", "train_dataset", "checkpoint", "task", "sampler",
-                            "n_pairs", "clip_start", "estimator", "lambda", "shard")},
+                            "n_pairs", "clip_start", "dynamic_pairs", "vis_pooling", "estimator",
+                            "lambda", "shard")},
         "untrained": False, "layer": "stage1", "layer_index": 0,
         "seed": ["0", "1", "2", "3"], "dynamic_pct": [20.0, 22.0, 24.0, 26.0],
     })
