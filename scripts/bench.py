@@ -15,7 +15,9 @@
     (warm allocator) for i3d_r50 (target <= 1.1) (scripts/bench_loader.py);
 (i) layout overhead: extraction wall time / bare forward time with every default layer hooked
     and pooled by its declared-or-verified layout, for r3d_18 and videomae_base at a reduced
-    input (target <= 1.2 on CPU).
+    input (target <= 1.2 on CPU);
+(k) per-run bootstrap intervals: ``make demo`` wall time with probe.bootstrap=1000 (the
+    default) over probe.bootstrap=0 (target: at most 10 % more).
 
 Sections not measured by a run (``--skip``) are kept from the existing BENCHMARKS.md, each
 with the date and command of the run that measured it.
@@ -235,6 +237,24 @@ def bench_rss(work: Path, counts: list[int]) -> list[dict]:
     return out
 
 
+def bench_demo_bootstrap(work: Path, reps: int) -> dict:
+    """(k) What per-run intervals cost: ``make demo`` (``python run.py``, the default run) with
+    ``probe.bootstrap=1000`` (the default) and with ``probe.bootstrap=0``, each a fresh process
+    in a fresh directory, alternated ``reps`` times; the best wall time of each is kept (the
+    least disturbed by other work on the machine). Target: the bootstrap adds <= 10 %."""
+    best: dict[int, float] = {}
+    for i in range(reps):
+        for b in (0, 1000):
+            out = work / f"demo_b{b}_{i}"
+            t = time.perf_counter()
+            cmd = [sys.executable, "run.py", f"probe.bootstrap={b}", "probe.progress=false",
+                   f"hydra.run.dir={out}"]
+            subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+            best[b] = min(best.get(b, float("inf")), time.perf_counter() - t)
+    return {"reps": reps, "t_no_bootstrap": best[0], "t_bootstrap": best[1000],
+            "overhead": best[1000] / best[0] - 1.0}
+
+
 def bench_gpu(work: Path, pairs: int) -> list[dict]:
     rows = []
     for name in ("slowfast_r50", "i3d_r50", "mvit_base_16x4"):
@@ -362,6 +382,15 @@ def write_markdown(res: dict, path: Path, command: str) -> None:  # noqa: C901
                   f"{r['t_data_wait']:.1f} | extraction / bare <= 1.2 on CPU |"
                   for r in res["io"]]
         lines.append("")
+    if res.get("demo_bootstrap"):
+        d = res["demo_bootstrap"]
+        lines += ["## (k) Per-run bootstrap intervals: cost on `make demo`", "",
+                  "`python run.py` (x3d_xs on synthetic, the demo) in a fresh process and "
+                  f"directory, best of {d['reps']} each:", "",
+                  "| probe.bootstrap | wall (s) |", "|---|---|",
+                  f"| 0 | {d['t_no_bootstrap']:.1f} |",
+                  f"| 1000 (default) | {d['t_bootstrap']:.1f} |",
+                  "", f"Overhead: {100 * d['overhead']:+.1f} % (target <= +10 %).", ""]
     from scripts.bench_loader import markdown as loader_markdown
 
     lines += loader_markdown(res)  # (h), (j)
@@ -411,7 +440,8 @@ def main() -> None:
     ap.add_argument("--gpu-pairs", type=int, default=256)
     ap.add_argument("--skip", default="",
                     help="comma list of: layers,metrics,bootstrap,rss,allocator,io,"
-                    "loader,autoworkers")
+                    "loader,autoworkers,demo")
+    ap.add_argument("--demo-reps", type=int, default=2, help="(k) runs of each variant")
     ap.add_argument("--io-models", default="r3d_18,videomae_base",
                     help="(i) models for extraction / bare forward with layouts")
     ap.add_argument("--io-pairs", type=int, default=40, help="(i) pairs per model")
@@ -473,6 +503,9 @@ def main() -> None:
                 work, args.loader_videos, args.loader_height, args.j_pairs,
                 [x for x in args.j_clip.split(",") if x])
             print(res["auto_workers"])
+        if "demo" not in skip:
+            res["demo_bootstrap"] = bench_demo_bootstrap(work, args.demo_reps)
+            print(res["demo_bootstrap"])
         if args.gpu:
             res["gpu"] = bench_gpu(work, args.gpu_pairs)
             print(res["gpu"])
