@@ -8,10 +8,15 @@ conditions:
 - ``original``: clip A itself;
 - ``shuffled``: clip A with its time axis permuted, by the permutation of the group's static
   pair (the very clip the representation measure calls static);
-- ``appearance_free``: clip A's window rendered as noise moving with the window's optical flow
-  (``data.appearance_free``), then picked and transformed like clip A. The render uses the
-  whole window (consecutive frames), not the subsampled frames, so the flow it follows is the
-  one between neighbouring frames.
+- ``appearance_free``: clip A's appearance-free render, the very clip that
+  ``probe.dynamic_pairs=appearance_free`` pairs with clip A (noise moving with the optical flow
+  between clip A's picked frames, seeded by the group's dynamic pair, through clip A's
+  transform).
+
+All three come from the probe's own group builder (``data.tasks.action.load_group`` with
+``dynamic_pairs=appearance_free``), so they are bit for bit the clips the probe feeds the model;
+a group that lacks a static or a dynamic pair (the ``authors`` sampler) gets a stand-in pair
+with its first pair's seed.
 
 Top-1 per condition, its relative drop against the original and the paired bootstrap intervals
 come from ``metrics.behaviour``. Whether the check can run is settled before any work
@@ -24,8 +29,8 @@ only their range can be checked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +40,10 @@ import torch
 from tqdm import tqdm
 
 from staticdyn.config import ProbeSettings
-from staticdyn.data.appearance_free import render_appearance_free
-from staticdyn.data.clips import (
-    permute_clip,
-    transform_clip,
-    uniform_subsample_indices,
-    window_indices,
-)
-from staticdyn.data.pairs import STATIC, Pair, clip_start, permutations_for
+from staticdyn.data.pairs import DYNAMIC, STATIC, Pair
 from staticdyn.data.source import VideoSource
 from staticdyn.data.spec import ClipSpec
+from staticdyn.data.tasks.action import load_group
 from staticdyn.data.tasks.base import READ_ERRORS
 from staticdyn.errors import VideoReadError
 from staticdyn.metrics.behaviour import CONDITIONS, behaviour_table
@@ -57,7 +56,6 @@ log = logging.getLogger(__name__)
 
 BEHAVIOUR_CSV = "behaviour.csv"
 Clip = list[torch.Tensor]  # one (3, T, crop, crop) tensor per pathway
-Render = Callable[[np.ndarray, int], np.ndarray]
 
 
 @dataclass
@@ -75,6 +73,11 @@ class BehaviourResult:
     table: pd.DataFrame
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (video, reason)
     path: Path | None = None
+    # per measured clip, in plan order (skipped groups left out): its label, and the predicted
+    # class per condition; what the table counts, kept for analyses by class (which classes
+    # only frame order tells apart)
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def logits_of(out: Any) -> torch.Tensor | None:
@@ -149,29 +152,23 @@ def plan_behaviour(model: ZooModel, source: VideoSource, groups: list[list[Pair]
 
 
 def condition_clips(source: VideoSource, group: list[Pair], spec: ClipSpec,
-                    start_mode: str = "first", short_videos: str = "cycle",
-                    render: Render = render_appearance_free) -> dict[str, Clip]:
+                    start_mode: str = "first", short_videos: str = "cycle") -> dict[str, Clip]:
     """Clip A of ``group`` in every condition (``metrics.behaviour.CONDITIONS``).
 
-    The original is pixel for pixel the probe's clip A (``data.tasks.action.load_group``):
-    same window start, frame indices and transform."""
-    p0 = group[0]
-    n = int(source.frame_count(p0.video, p0.style_a))
-    if n < 2:
-        raise VideoReadError(f"video '{p0.video}' has {n} frame(s): shuffling cannot change it")
-    start = clip_start(p0.seed, n, spec.n_sample_frames, start_mode)
-    window = window_indices(n, spec.n_sample_frames, start, short_videos, p0.video)
-    wanted, inverse = np.unique(window, return_inverse=True)
-    frames = source.read_frames(p0.video, p0.style_a, wanted)
-    if frames.ndim != 4 or frames.shape[0] != len(wanted) or frames.shape[-1] != 3:
-        raise VideoReadError(f"expected ({len(wanted)}, H, W, 3) frames, got {frames.shape}")
-    frames = frames[inverse]  # the window, in order
-    picks = uniform_subsample_indices(len(window), spec.pathway_frames[-1])
-    original = transform_clip(frames[picks], spec)
-    static = next((p for p in group if p.factor == STATIC), p0)
-    shuffled = permute_clip(original, permutations_for(static.seed, spec.pathway_frames))
-    free = transform_clip(render(frames, p0.seed)[picks], spec)
-    return {"original": original, "shuffled": shuffled, "appearance_free": free}
+    Built by the probe's own ``load_group`` with ``dynamic_pairs=appearance_free``: the
+    original is the probe's clip A, the shuffled clip the group's static pair's clip B and the
+    appearance-free clip the group's appearance-free dynamic clip B, each bit for bit. A factor
+    the group lacks gets a stand-in pair (the first pair's seed); the first pair stays first, as
+    it sets the clip's window. A group the probe could not build raises ``VideoReadError``."""
+    present = {p.factor for p in group}
+    pairs = list(group) + [replace(group[0], factor=f) for f in (DYNAMIC, STATIC)
+                           if f not in present]
+    item = load_group(source, 0, pairs, spec, start_mode, short_videos, "appearance_free")
+    if item.skip_reason is not None:
+        raise VideoReadError(f"{item.skip_item}: {item.skip_reason}")
+    clip_b = {p.factor: item.clips[b] for p, (_, b) in zip(pairs, item.rows, strict=True)}
+    return {"original": item.clips[0], "shuffled": clip_b[STATIC],
+            "appearance_free": clip_b[DYNAMIC]}
 
 
 def predict(model: ZooModel, clips: Sequence[Clip], device: torch.device,
@@ -190,29 +187,29 @@ def measure_behaviour(
     device: torch.device | None = None, dtype: torch.dtype = torch.float32,
     amp: str | None = None, start_mode: str = "first", short_videos: str = "cycle",
     n_boot: int = 1000, seed: int = 0, progress: bool = False, dataset: str = "",
-    render: Render = render_appearance_free,
 ) -> BehaviourResult:
     """Correct/incorrect per clip and condition, then the table (``metrics.behaviour``).
 
     Groups whose video cannot be read are left out and named, as extraction does."""
     device = device if device is not None else model.device
     spec = model.clip_spec
-    hits: dict[str, list[bool]] = {c: [] for c in CONDITIONS}
+    preds: dict[str, list[int]] = {c: [] for c in CONDITIONS}
+    labels: list[int] = []
     skipped: list[tuple[str, str]] = []
     batch: list[tuple[dict[str, Clip], int]] = []
 
     def flush() -> None:
-        labels = np.array([y for _, y in batch])
+        labels.extend(y for _, y in batch)
         for cond in CONDITIONS:
             pred = predict(model, [c[cond] for c, _ in batch], device, dtype, amp)
-            hits[cond].extend((pred == labels).tolist())
+            preds[cond].extend(pred.tolist())
         batch.clear()
 
     todo = zip(plan.groups, plan.labels, strict=True)
     for group, label in tqdm(todo, total=len(plan.groups), disable=not progress,
                              desc="behaviour", unit="clip"):
         try:
-            clips = condition_clips(source, group, spec, start_mode, short_videos, render)
+            clips = condition_clips(source, group, spec, start_mode, short_videos)
         except READ_ERRORS as exc:
             skipped.append((group[0].video, f"{type(exc).__name__}: {exc}"))
             continue
@@ -221,10 +218,12 @@ def measure_behaviour(
             flush()
     if batch:
         flush()
-    table = behaviour_table({c: np.array(v, bool) for c, v in hits.items()}, n_boot=n_boot,
+    truth = np.array(labels, np.int64)
+    predicted = {c: np.array(v, np.int64) for c, v in preds.items()}
+    table = behaviour_table({c: v == truth for c, v in predicted.items()}, n_boot=n_boot,
                             seed=seed, num_classes=plan.num_classes, model=model.name,
                             dataset=dataset)
-    return BehaviourResult(table, skipped)
+    return BehaviourResult(table, skipped, labels=truth, predictions=predicted)
 
 
 def write_behaviour(result: BehaviourResult, path: Path) -> Path:
