@@ -28,6 +28,12 @@ def _xavier_matrices(module: nn.Module) -> None:
             nn.init.xavier_uniform_(p)
 
 
+def _with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
+    """``x + pos``, or ``x`` itself where a caller has no position code (DVIS's tracker and
+    refiner attend without one)."""
+    return x if pos is None else x + pos
+
+
 class SelfAttentionLayer(nn.Module):
     """Query self-attention, post-norm (``PRE_NORM: False`` in every VIS config)."""
 
@@ -38,8 +44,9 @@ class SelfAttentionLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         _xavier_matrices(self)
 
-    def forward(self, tgt: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
-        q = k = tgt + query_pos
+    def forward(self, tgt: torch.Tensor, query_pos: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        q = k = _with_pos(tgt, query_pos)
         return self.norm(tgt + self.dropout(self.self_attn(q, k, value=tgt)[0]))
 
 
@@ -53,10 +60,11 @@ class CrossAttentionLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         _xavier_matrices(self)
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
-                pos: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
-        out = self.multihead_attn(query=tgt + query_pos, key=memory + pos, value=memory,
-                                  attn_mask=memory_mask)[0]
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor,
+                memory_mask: torch.Tensor | None = None, pos: torch.Tensor | None = None,
+                query_pos: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.multihead_attn(query=_with_pos(tgt, query_pos), key=_with_pos(memory, pos),
+                                  value=memory, attn_mask=memory_mask)[0]
         return self.norm(tgt + self.dropout(out))
 
 
@@ -176,7 +184,9 @@ class VideoMultiScaleMaskedTransformerDecoder(nn.Module):
     def forward(self, x: list[torch.Tensor], mask_features: torch.Tensor, batch: int,
                 frames: int) -> dict[str, torch.Tensor]:
         """x: 3 multi-scale maps (B*T, C, h, w), coarsest first; mask_features (B*T, C, H/4,
-        W/4). B and T are given, never guessed from the batch."""
+        W/4). B and T are given, never guessed from the batch. The mask features come back
+        with the outputs, so a model on top of the segmenter (DVIS) needs no second path
+        through the head."""
         if len(x) != self.num_feature_levels:
             raise ValueError(f"decoder takes {self.num_feature_levels} levels, got {len(x)}")
         sizes = [(int(f.shape[-2]), int(f.shape[-1])) for f in x]
@@ -197,14 +207,15 @@ class VideoMultiScaleMaskedTransformerDecoder(nn.Module):
             logits, masks, attn = self.heads(output, mask_features, batch, frames,
                                              sizes[(i + 1) % self.num_feature_levels])
         return {"pred_logits": logits, "pred_masks": masks,
-                "pred_embds": self.decoder_norm(output)}
+                "pred_embds": self.decoder_norm(output), "mask_features": mask_features}
 
 
 class VideoMultiScaleMaskedTransformerDecoder_frame(VideoMultiScaleMaskedTransformerDecoder):  # noqa: N801
     """Per-frame decoder (MinVIS): same parameters, 2-D encoding, one query set per frame.
 
     Returns ``pred_logits`` (B*T, Q, K+1), ``pred_masks`` (B, Q, T, h, w) in raw per-frame
-    query order and ``pred_embds`` (Q, B*T, C), the normalised last states used for linking.
+    query order, ``pred_embds`` (Q, B*T, C), the normalised last states used for linking, and
+    ``mask_features`` (B*T, C, h, w).
     """
 
     def __init__(self, in_channels: int = 256, **kwargs: int | bool) -> None:

@@ -49,13 +49,7 @@ from staticdyn.models.nets.vis.decoder import (
     SelfAttentionLayer,
 )
 from staticdyn.models.nets.vis.segmenter import VisSegmenter
-
-#: The layer classes of the segmenter's decoder require position codes; DVIS passes none.
-_NO_POS = torch.zeros(())
-
-
-class Tap(nn.Identity):
-    """A parameter-free probe point: hooks on it see the tensor it is called with."""
+from staticdyn.models.nets.vos.common import Tap
 
 
 class ReferringCrossAttentionLayer(nn.Module):
@@ -121,7 +115,7 @@ class ReferringTracker(nn.Module):
     def _layer(self, j: int, identity: torch.Tensor, tgt: torch.Tensor, memory: torch.Tensor
                ) -> torch.Tensor:
         out = self.transformer_cross_attention_layers[j](identity, tgt, memory)
-        out = self.transformer_self_attention_layers[j](out, query_pos=_NO_POS)
+        out = self.transformer_self_attention_layers[j](out)
         return self.transformer_ffn_layers[j](out)
 
     def align(self, ref: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
@@ -217,13 +211,12 @@ class TemporalRefiner(nn.Module):
         x = instance_embeds.permute(1, 2, 0, 3)  # Q, B, T, C
         for i in range(self.num_layers):
             y = x.permute(2, 1, 0, 3).reshape(t, b * q, c)  # frames as the sequence
-            y = self.transformer_time_self_attention_layers[i](y, query_pos=_NO_POS)
+            y = self.transformer_time_self_attention_layers[i](y)
             y = y.permute(1, 2, 0)  # (B*Q, C, T): a short conv along time
             y = self.conv_norms[i]((self.conv_short_aggregate_layers[i](y) + y).transpose(1, 2))
             y = y.reshape(b, q, t, c).permute(1, 0, 2, 3).reshape(q, b * t, c)
-            y = self.transformer_obj_self_attention_layers[i](y, query_pos=_NO_POS)
-            y = self.transformer_cross_attention_layers[i](
-                y, frame_embeds, memory_mask=None, pos=_NO_POS, query_pos=_NO_POS)
+            y = self.transformer_obj_self_attention_layers[i](y)
+            y = self.transformer_cross_attention_layers[i](y, frame_embeds)
             y = getattr(self, f"layer{i}")(self.transformer_ffn_layers[i](y))
             x = y.reshape(q, b, t, c)
         last = x.permute(2, 0, 1, 3)  # T, Q, B, C
@@ -268,13 +261,8 @@ class DVIS(VisSegmenter):
         return paths
 
     def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
-        frames, b, t, (mh, mw) = self.frames_of(clips)
-        head = self.sem_seg_head
-        # the steps of MaskFormerHead.forward, keeping the mask features the tracker needs
-        mask_features, _, multi_scale = head.pixel_decoder.forward_features(
-            self.backbone(frames))
-        seg = head.predictor(multi_scale, mask_features, b, t)
-        mask_features = mask_features[..., :mh, :mw]  # masks of the unpadded input
+        seg, b, t = self.segment(clips)
+        mask_features = seg["mask_features"]  # cropped to the unpadded input's 1/4
         track = self.tracker(seg["pred_embds"], mask_features, b, t)
         if self.refiner is None:
             logits, masks = track["pred_logits"].mean(1), track["pred_masks"]

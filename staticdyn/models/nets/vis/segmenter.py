@@ -144,8 +144,10 @@ class VisSegmenter(nn.Module):
         return frames, b, t, (-(-h // 4), -(-w // 4))
 
     def segment(self, clips: torch.Tensor) -> tuple[dict[str, torch.Tensor], int, int]:
-        """Decoder outputs for (B, 3, T, H, W) clips, masks cropped to the unpadded size."""
+        """Decoder outputs for (B, 3, T, H, W) clips, B and T; masks and mask features cropped
+        to the unpadded size (1/4 of the input)."""
         frames, b, t, (mh, mw) = self.frames_of(clips)
         out = self.sem_seg_head(self.backbone(frames), b, t)
-        out["pred_masks"] = out["pred_masks"][..., :mh, :mw]
+        for key in ("pred_masks", "mask_features"):
+            out[key] = out[key][..., :mh, :mw]
         return out, b, t

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from staticdyn.models.nets.vos.common import Tap
+
 OUT_FEATURES = ("res2", "res3", "res4", "res5")
 
 
@@ -37,10 +39,6 @@ class ShapeSpec:
 
     channels: int
     stride: int
-
-
-class Tap(nn.Identity):
-    """A parameter-free probe point: hooks on it see the tensor it is called with."""
 
 
 class Mlp(nn.Module):
