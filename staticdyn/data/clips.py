@@ -70,8 +70,36 @@ def short_side_size(h: int, w: int, size: int) -> tuple[int, int]:
 
 
 def normalize_resize_crop(frames: np.ndarray | torch.Tensor, spec: ClipSpec) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (3, T, crop, crop), normalised."""
-    x = torch.as_tensor(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 255.0
+    """uint8 (T, H, W, 3) -> float (3, T, crop, crop), normalised.
+
+    One frame at a time where that gives the same values bit for bit, so only one full-size
+    float frame is alive (a 1080p clip at once held several float copies of it). Every step
+    acts on each frame alone, but torch picks its bilinear kernel from the tensor's shape: the
+    clip, (3, T, H, W), goes through its generic kernel unless the output is small (height +
+    width <= 128) or, on one thread, T is 3; those cases take another kernel that rounds
+    differently and keep the whole clip at once (small frames cost little memory anyway).
+    A frame goes through as (3, 1, H, W), which takes the generic kernel too.
+    """
+    frames = torch.as_tensor(np.ascontiguousarray(frames))
+    t, h, w = frames.shape[:3]
+    nh, nw = short_side_size(h, w, spec.short_side)
+    resized = (nh, nw) != (h, w)
+    if t <= 1 or (resized and _other_kernel(t, nh, nw)):
+        return _normalize_resize_crop(frames, spec)
+    parts = [_normalize_resize_crop(frames[i : i + 1], spec) for i in range(t)]
+    return torch.cat(parts, dim=1)
+
+
+def _other_kernel(channels: int, nh: int, nw: int) -> bool:
+    """Whether torch's CPU bilinear resize of float (N, ``channels``, H, W) to (nh, nw) takes
+    its channels-last kernel (``upsample_bilinear2d_kernel_impl_float``), not the generic one
+    whose values do not depend on N or channels."""
+    return nh + nw <= 128 or (torch.get_num_threads() == 1 and channels == 3)
+
+
+def _normalize_resize_crop(frames: torch.Tensor, spec: ClipSpec) -> torch.Tensor:
+    """The clip transform on (T, H, W, 3) frames, all at once."""
+    x = frames.permute(3, 0, 1, 2).float() / 255.0
     mean = torch.tensor(spec.mean, dtype=x.dtype).view(3, 1, 1, 1)
     std = torch.tensor(spec.std, dtype=x.dtype).view(3, 1, 1, 1)
     x = (x - mean) / std

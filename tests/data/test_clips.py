@@ -8,6 +8,7 @@ import torch
 
 from staticdyn.data.clips import (
     build_clip,
+    normalize_resize_crop,
     permute_clip,
     short_side_size,
     uniform_subsample_indices,
@@ -68,3 +69,60 @@ def test_permute_clip_permutes_each_pathway() -> None:
 def test_crop_larger_than_frame_fails() -> None:
     with pytest.raises(ValueError, match="crop"):
         build_clip(np.zeros((4, 8, 8, 3), np.uint8), ClipSpec(frames=2, crop=16, short_side=8))
+
+
+def _whole_clip_transform(frames: np.ndarray, spec: ClipSpec) -> torch.Tensor:
+    """``normalize_resize_crop`` as it was (the whole clip at once): the reference."""
+    x = torch.as_tensor(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 255.0
+    mean = torch.tensor(spec.mean, dtype=x.dtype).view(3, 1, 1, 1)
+    std = torch.tensor(spec.std, dtype=x.dtype).view(3, 1, 1, 1)
+    x = (x - mean) / std
+    _, _, h, w = x.shape
+    nh, nw = short_side_size(h, w, spec.short_side)
+    if (nh, nw) != (h, w):
+        x = torch.nn.functional.interpolate(x, size=(nh, nw), mode="bilinear",
+                                            align_corners=False)
+    top, left = (nh - spec.crop) // 2, (nw - spec.crop) // 2
+    return x[:, :, top : top + spec.crop, left : left + spec.crop].contiguous()
+
+
+# (frames, height, width, short side, crop): resized small (torch's other bilinear kernel),
+# resized large (one frame at a time), portrait, not resized at all, T = 3 and T = 1
+TRANSFORM_CASES = [(8, 37, 53, 16, 12), (8, 72, 100, 70, 64), (32, 30, 90, 56, 48),
+                   (16, 99, 61, 80, 72), (4, 24, 40, 24, 20), (3, 60, 84, 66, 60),
+                   (1, 70, 70, 68, 64)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", TRANSFORM_CASES, ids=[str(c) for c in TRANSFORM_CASES])
+def test_frame_by_frame_transform_is_bit_identical(case: tuple[int, ...], threads: int) -> None:
+    """The frame-by-frame transform gives the whole-clip values bit for bit, on every bilinear
+    kernel torch picks (small outputs, one thread with T = 3, the generic one)."""
+    t, h, w, short, crop = case
+    frames = np.random.default_rng(sum(case)).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+    spec = ClipSpec(frames=t, crop=crop, short_side=short)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = normalize_resize_crop(frames, spec)
+        want = _whole_clip_transform(frames, spec)
+    finally:
+        torch.set_num_threads(before)
+    assert got.shape == want.shape == (3, t, crop, crop) and got.is_contiguous()
+    assert torch.equal(got, want)
+
+
+def test_large_frames_are_resized_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only one full-size float frame is alive: every resize gets a single frame."""
+    seen: list[tuple[int, ...]] = []
+    interpolate = torch.nn.functional.interpolate
+
+    def spy(x: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        seen.append(tuple(x.shape))
+        return interpolate(x, *args, **kwargs)
+
+    monkeypatch.setattr("staticdyn.data.clips.F.interpolate", spy)
+    frames = np.random.default_rng(0).integers(0, 256, (8, 90, 160, 3), dtype=np.uint8)
+    out = normalize_resize_crop(frames, ClipSpec(frames=8, crop=64, short_side=72))
+    assert out.shape == (3, 8, 64, 64)
+    assert seen == [(3, 1, 90, 160)] * 8
