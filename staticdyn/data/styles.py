@@ -35,6 +35,8 @@ from staticdyn.errors import UnknownChoiceError
 __all__ = [
     "BUILTIN_STYLE_NAMES",
     "MAX_GAIN",
+    "PaletteSample",
+    "PaletteTransfer",
     "TEXTURE_KINDS",
     "BuiltinStyles",
     "CallableStylizer",
@@ -192,6 +194,16 @@ class Stylizer(ABC):
         del style
         return False
 
+    def palette(self, style: int) -> PaletteTransfer | None:
+        """The style's ``PaletteTransfer`` when it is one, else None (the default).
+
+        A palette style depends on the whole clip only through a fixed pixel sample, which a
+        source that decodes frame by frame can gather without holding the clip
+        (``PaletteSample``), then style just the frames a clip uses with ``apply``.
+        """
+        del style
+        return None
+
 
 # --------------------------------------------------------------------------------------------
 # built-in styles: each a callable frames -> frames
@@ -260,11 +272,31 @@ class PaletteTransfer(_Style):
         self.target_mean = base[:3]
         self.target_std = np.maximum(base[3:], 2.0)
 
+    #: pixels the statistics come from, at most about (a fixed, evenly spread subsample)
+    SAMPLE_PIXELS = 65_536
+
+    @classmethod
+    def sample_step(cls, n_pixels: int) -> int:
+        """Every ``sample_step``-th pixel of the clip (in T, H, W order) is in the sample."""
+        return max(1, n_pixels // cls.SAMPLE_PIXELS)
+
+    @staticmethod
+    def frame_sample(frame: np.ndarray, index: int, step: int) -> np.ndarray:
+        """Frame ``index``'s (H, W, 3) part of the sample, in order: concatenated over the
+        frames it is ``clip.reshape(-1, 3)[::step]``, so a decoder can gather the sample one
+        frame at a time and keep no frames (``PaletteSample``)."""
+        pixels = frame.reshape(-1, 3)
+        offset = -(index * pixels.shape[0]) % step  # to the next multiple of step in the clip
+        return pixels[offset::step]
+
     def matrix(self, frames: np.ndarray) -> np.ndarray:
         """The clip's 3x4 RGB -> RGB affine map (depends on the clip's statistics only)."""
         pixels = frames.reshape(-1, 3)
-        step = max(1, pixels.shape[0] // 65_536)  # statistics from a fixed, spread subsample
-        sample = pixels[::step].astype(np.float64)
+        return self.matrix_from_sample(pixels[::self.sample_step(pixels.shape[0])])
+
+    def matrix_from_sample(self, sample: np.ndarray) -> np.ndarray:
+        """The 3x4 map from the clip's pixel sample ((n, 3) uint8, see ``sample_step``)."""
+        sample = sample.astype(np.float64)
         mean_rgb = sample.mean(axis=0)
         cov_rgb = np.cov(sample, rowvar=False, bias=True)
         std = np.sqrt(np.maximum(np.diag(_YCC @ cov_rgb @ _YCC.T), 0.0))
@@ -281,10 +313,40 @@ class PaletteTransfer(_Style):
         const = target_rgb - lin @ mean_rgb
         return np.hstack([lin, const[:, None]])
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def apply(frames: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """The map on (T, H, W, 3) frames: per pixel, so any subset of a clip's frames gets
+        the pixels the whole clip would."""
         t, h, w, _ = frames.shape
-        out = cv2.transform(frames.reshape(t * h, w, 3), self.matrix(frames))
+        out = cv2.transform(frames.reshape(t * h, w, 3), matrix)
         return out.reshape(t, h, w, 3)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        return self.apply(frames, self.matrix(frames))
+
+
+class PaletteSample:
+    """``PaletteTransfer``'s pixel sample of a clip of ``n_frames`` (height, width) frames,
+    gathered one frame at a time in clip order: a full-size clip need not be held to style it.
+    """
+
+    def __init__(self, n_frames: int, height: int, width: int):
+        self.n_frames, self.height, self.width = int(n_frames), int(height), int(width)
+        self.step = PaletteTransfer.sample_step(self.n_frames * self.height * self.width)
+        self._parts: list[np.ndarray] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        """The next frame (H, W, 3) of the clip."""
+        if frame.shape[:2] != (self.height, self.width) or len(self._parts) >= self.n_frames:
+            raise ValueError(f"frame {len(self._parts)} of shape {frame.shape} does not fit "
+                             f"a {self.n_frames}x{self.height}x{self.width} clip")
+        self._parts.append(PaletteTransfer.frame_sample(frame, len(self._parts), self.step))
+
+    def result(self) -> np.ndarray:
+        """The sample, (n, 3) uint8: ``clip.reshape(-1, 3)[::step]`` of the whole clip."""
+        if len(self._parts) != self.n_frames:
+            raise ValueError(f"{len(self._parts)} of {self.n_frames} frames added")
+        return np.concatenate(self._parts)
 
 
 class TextureBlend(_Style):
@@ -311,9 +373,13 @@ class TextureBlend(_Style):
         return self._cache[key]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """Blended one frame at a time: the same values as the whole clip at once (the blend is
+        per pixel), with one float frame alive instead of a float copy of the clip."""
         tex = self.texture(frames.shape[1], frames.shape[2])
-        out = frames.astype(np.float32) * (1.0 - self.alpha) + tex * self.alpha
-        return _to_uint8(out)
+        out = np.empty(frames.shape, dtype=np.uint8)
+        for i, frame in enumerate(frames):
+            out[i] = _to_uint8(frame.astype(np.float32) * (1.0 - self.alpha) + tex * self.alpha)
+        return out
 
 
 class Cartoon(_Style):
@@ -455,6 +521,10 @@ class BuiltinStyles(Stylizer):
 
     def frame_local(self, style: int) -> bool:
         return self._styles[self._check_style(style)].frame_local
+
+    def palette(self, style: int) -> PaletteTransfer | None:
+        chosen = self._styles[self._check_style(style)]
+        return chosen if isinstance(chosen, PaletteTransfer) else None
 
 
 # --------------------------------------------------------------------------------------------

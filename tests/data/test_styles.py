@@ -16,7 +16,10 @@ from staticdyn.data.styles import (
     MAX_GAIN,
     BuiltinStyles,
     CallableStylizer,
+    PaletteSample,
+    PaletteTransfer,
     Stylizer,
+    TextureBlend,
     TorchScriptStylizer,
     load_stylizer,
     mean_temporal_difference,
@@ -219,3 +222,82 @@ def test_palette_depends_on_the_whole_clip(clips: list[np.ndarray]) -> None:
 def test_user_stylizers_are_not_frame_local() -> None:
     fn = CallableStylizer(lambda frames, style: frames, num_styles=2)
     assert not fn.frame_local(0) and not fn.frame_local(1)
+
+
+# -- styling without holding a full-size clip: the same values as before, bit for bit --------
+
+_YCC_REF = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                     [0.5, -0.418688, -0.081312]], dtype=np.float64)
+
+
+def _palette_reference(style: PaletteTransfer, frames: np.ndarray) -> np.ndarray:
+    """The palette transfer as it was written before the sample was factored out."""
+    pixels = frames.reshape(-1, 3)
+    sample = pixels[::max(1, pixels.shape[0] // 65_536)].astype(np.float64)
+    mean_rgb = sample.mean(axis=0)
+    cov_rgb = np.cov(sample, rowvar=False, bias=True)
+    std = np.sqrt(np.maximum(np.diag(_YCC_REF @ cov_rgb @ _YCC_REF.T), 0.0))
+    gain = np.minimum(style.target_std / np.maximum(std, 1e-3), MAX_GAIN)
+    inv = np.linalg.inv(_YCC_REF)
+    lin = inv @ np.diag(gain) @ _YCC_REF
+    norm = np.abs(lin).sum(axis=0).max()
+    if norm > MAX_GAIN:
+        lin = lin * (MAX_GAIN / norm)
+    const = inv @ (style.target_mean - np.array([0.0, 128.0, 128.0])) - lin @ mean_rgb
+    t, h, w, _ = frames.shape
+    out = cv2.transform(frames.reshape(t * h, w, 3), np.hstack([lin, const[:, None]]))
+    return out.reshape(t, h, w, 3)
+
+
+# (frames, height, width): sample stride 1, 2, then 3 and 7, which do not divide a frame's pixels
+PALETTE_SHAPES = [(5, 20, 30), (9, 110, 150), (17, 62, 194), (23, 61, 333)]
+
+
+@pytest.mark.parametrize("shape", PALETTE_SHAPES, ids=[str(s) for s in PALETTE_SHAPES])
+@pytest.mark.parametrize("variant", [0, 5])
+def test_palette_from_a_streamed_sample_is_bit_identical(shape: tuple[int, int, int],
+                                                         variant: int) -> None:
+    """Gathering the sample one frame at a time and styling only some frames gives the pixels
+    of the whole clip styled at once with the old formula."""
+    rng = np.random.default_rng(variant + sum(shape))
+    clip = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    clip[:, : shape[1] // 2] //= 3  # not uniform, so the statistics matter
+    style = PaletteTransfer(variant=variant, seed=7)
+    whole = _palette_reference(style, clip)
+    np.testing.assert_array_equal(style(clip), whole)
+    sample = PaletteSample(*shape)
+    for frame in clip:
+        sample.add(frame)
+    pixels = clip.reshape(-1, 3)
+    np.testing.assert_array_equal(sample.result(), pixels[::sample.step])
+    matrix = style.matrix_from_sample(sample.result())
+    np.testing.assert_array_equal(matrix, style.matrix(clip))
+    for wanted in ([0], [shape[0] - 1], sorted(rng.choice(shape[0], 3, replace=False))):
+        np.testing.assert_array_equal(style.apply(np.ascontiguousarray(clip[wanted]), matrix),
+                                      whole[wanted])
+
+
+def test_palette_sample_refuses_frames_that_do_not_fit() -> None:
+    sample = PaletteSample(2, 4, 6)
+    with pytest.raises(ValueError, match="does not fit"):
+        sample.add(np.zeros((4, 5, 3), np.uint8))
+    sample.add(np.zeros((4, 6, 3), np.uint8))
+    with pytest.raises(ValueError, match="1 of 2"):
+        sample.result()
+
+
+def test_only_builtin_palette_styles_offer_a_sample() -> None:
+    styles = BuiltinStyles(styles=["palette:1", "texture", "cartoon"])
+    assert isinstance(styles.palette(0), PaletteTransfer)
+    assert styles.palette(1) is None and styles.palette(2) is None
+    assert CallableStylizer(lambda frames, style: frames, num_styles=2).palette(0) is None
+
+
+@pytest.mark.parametrize("variant", [0, 3])
+def test_texture_frame_by_frame_is_bit_identical(variant: int) -> None:
+    """The texture blend, now one frame at a time, gives the whole-clip float32 blend."""
+    clip = np.random.default_rng(variant).integers(0, 256, (6, 37, 51, 3), dtype=np.uint8)
+    style = TextureBlend(variant=variant, seed=3)
+    tex = style.texture(37, 51)
+    blend = clip.astype(np.float32) * (1.0 - style.alpha) + tex * style.alpha
+    np.testing.assert_array_equal(style(clip), np.clip(np.rint(blend), 0, 255).astype(np.uint8))
