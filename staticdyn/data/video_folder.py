@@ -7,8 +7,11 @@ styles when read. A clip reads only the frames it uses: the frame count comes fr
 the keyframe before the first wanted frame to the last wanted frame is decoded. Styles whose
 pixels depend on the whole clip's statistics (the built-in ``palette``, and any user stylizer)
 still get the whole decoded video, as before, so a dynamic pair never differs by anything but
-style and every pixel is the same as reading the whole video. An optional on-disk cache stores
-the stylized frames, because decoding + stylizing is the slow part of a probe.
+style and every pixel is the same as reading the whole video. The built-in ``palette`` style
+needs only a fixed sample of the video's pixels (``styles.PaletteSample``): it is gathered while
+the whole video is decoded once, one frame at a time, and no frame is kept, so a 1080p video
+costs a frame's memory, not the clip's. An optional on-disk cache stores the stylized frames,
+because decoding + stylizing is the slow part of a probe.
 """
 
 from __future__ import annotations
@@ -29,9 +32,16 @@ from staticdyn.data.source import (
     positive_setting,
     unique_indices,
 )
-from staticdyn.data.styles import Stylizer, load_stylizer
+from staticdyn.data.styles import PaletteSample, Stylizer, check_frames, load_stylizer
 from staticdyn.data.video_decode import (
+    _DECODE_ERRORS,
     VideoIndex,
+    _check_truncation,
+    _expected_count,
+    _open_video,
+    _rotation,
+    _target_size,
+    _to_rgb,
     count_frames,
     decode_frames,
     decode_video,
@@ -89,6 +99,8 @@ class VideoFolderSource(VideoSource):
         self._exact: dict[str, int] = {}  # frames a full decode gives (what clips index)
         self._indexes: OrderedDict[str, VideoIndex] = OrderedDict()
         self._partial: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
+        # per video: (palette pixel sample, frames a full decode gives); small, kept for a few
+        self._samples: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         if self.cache_dir is not None:
             self._check_cache_meta(seed, stylizer)
@@ -208,6 +220,8 @@ class VideoFolderSource(VideoSource):
         cached = self._cached(video, style)
         if cached is not None:
             return int(cached.shape[0])
+        if self._streams_palette(style):
+            return self._palette_pass(video)[1]
         if not self.stylizer.frame_local(style):
             return len(self.decode(video))  # the style needs the whole video anyway
         return self._exact_count(video)
@@ -233,11 +247,86 @@ class VideoFolderSource(VideoSource):
         if cached is not None:
             check_indices(video, wanted, cached.shape[0])
             return np.array(cached[wanted])
+        palette = self.stylizer.palette(style) if self._streams_palette(style) else None
+        if palette is not None:
+            sample, n = self._palette_pass(video)
+            check_indices(video, wanted, n)
+            frames = check_frames(self._decode_some(video, wanted))
+            return palette.apply(frames, palette.matrix_from_sample(sample))
         if self.cache_dir is not None or not self.stylizer.frame_local(style):
             whole = self.read(video, style)
             check_indices(video, wanted, whole.shape[0])
             return whole[wanted]
         return self.stylizer(self._decode_some(video, wanted), style)
+
+    # -- the palette style without holding the video -----------------------------------------
+
+    def _streams_palette(self, style: int) -> bool:
+        """A built-in palette style, read without a cache (a cache stores whole clips)."""
+        return self.cache_dir is None and self.stylizer.palette(style) is not None
+
+    def _palette_pass(self, video: str) -> tuple[np.ndarray, int]:
+        """(the palette's pixel sample of the whole decoded video, its frame count).
+
+        The sample's stride depends on the frame count, which the container gives before
+        decoding; were it wrong, the pass is repeated with the count it decoded, so the sample
+        is always that of ``decode_video`` (the count is also what ``decode`` would record).
+        """
+        if video in self._samples:
+            self._samples.move_to_end(video)
+            return self._samples[video]
+        if video in self._decoded:
+            frames = self._decoded[video]
+            step = PaletteSample(*frames.shape[:3]).step
+            found = (frames.reshape(-1, 3)[::step], len(frames))
+        else:
+            sample, n = self._stream_sample(video, self._exact_count(video))
+            if sample is None:
+                sample, n = self._stream_sample(video, n)
+            assert sample is not None
+            found = (sample, n)
+        self._exact[video] = found[1]
+        self._samples[video] = found
+        while len(self._samples) > 16:
+            self._samples.popitem(last=False)
+        return found
+
+    def _stream_sample(self, video: str, n_frames: int) -> tuple[np.ndarray | None, int]:
+        """Decode the whole video as ``decode_video`` does (same frames, sizes, rotation and
+        errors), one frame at a time, keeping only the sample of an ``n_frames`` clip; the
+        sample is None when the video decodes to another count (returned)."""
+        path = self.path(video)
+        last = self.max_frames - 1 if self.max_frames is not None else None
+        sample: PaletteSample | None = None
+        decoded = 0
+        try:
+            container, stream = _open_video(path)
+            with container:
+                expected, slack = _expected_count(container, stream)
+                size: tuple[int, int] | None = None
+                for frame in container.decode(stream):
+                    if size is None:  # every frame at the size of the first, as decode_video
+                        size = _target_size(frame.width, frame.height, self.short_side)
+                    rgb = _to_rgb(frame, size, _rotation(frame, stream))
+                    if decoded < n_frames:
+                        if sample is None:
+                            sample = PaletteSample(n_frames, rgb.shape[0], rgb.shape[1])
+                        sample.add(rgb)
+                    decoded += 1
+                    if decoded - 1 == last:
+                        break
+        except VideoReadError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+        finally:
+            self.frames_decoded += decoded
+        if not decoded:
+            raise VideoReadError(f"{path}: no decodable frames")
+        _check_truncation(path, decoded, expected, slack, self.max_frames)
+        if sample is None or decoded != n_frames:
+            return None, decoded
+        return sample.result(), decoded
 
     def _cached(self, video: str, style: int) -> np.ndarray | None:
         """The stylized clip in ``cache_dir``, memory-mapped (only the rows indexed are read)."""

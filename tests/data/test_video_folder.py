@@ -103,3 +103,81 @@ def test_cache_dir(tmp_path: Path, videos: Path) -> None:
     np.testing.assert_array_equal(again.read("sub/jump", 1), first)
     with pytest.raises(DatasetError, match="other settings"):
         VideoFolderSource(videos, cache_dir=cache, short_side=32)
+
+
+# -- the palette style without holding the decoded video ---------------------------------------
+
+PALETTE_STYLES = ["palette:0", "texture", "palette:2"]
+
+
+@pytest.fixture
+def palette_videos(tmp_path: Path, h264_writer: Callable[..., Path],
+                   video_writer: Callable[..., Path]) -> Path:
+    """H.264 with B-frames, 34 frames of 62x94 (the palette samples every 3rd pixel, which
+    does not divide a frame), a VP8 .webm (no frame count in the header) and an mpeg4 .avi."""
+    rng = np.random.default_rng(5)
+    clip = rng.integers(0, 256, (34, 62, 94, 3), dtype=np.uint8)
+    clip[:, :, :40] //= 4  # a dark half, so the statistics matter
+    root = tmp_path / "palette"
+    h264_writer(root / "b.mp4", clip)
+    video_writer(root / "w.webm", clip[:20, :32, :48], codec="libvpx")
+    video_writer(root / "a.avi", clip[:25, :48, :64])
+    return root
+
+
+@pytest.mark.parametrize(("max_frames", "short_side"), [(None, None), (30, 40)])
+def test_palette_clips_are_bit_identical_without_the_whole_video(
+        palette_videos: Path, max_frames: int | None, short_side: int | None) -> None:
+    """A palette-styled clip is the whole decoded video styled, then indexed (the old path),
+    bit for bit, while no decoded video is kept; its count is a full decode's."""
+    src = VideoFolderSource(palette_videos, stylizer=PALETTE_STYLES, max_frames=max_frames,
+                            short_side=short_side)
+    for video in src.videos:
+        full = decode_video(src.path(video), max_frames, short_side)
+        wanted = np.array([1, 4, len(full) - 5, len(full) - 1])
+        for style in (0, 2, 1):  # texture after palette: the same frames, not decoded again
+            assert src.frame_count(video, style) == len(full)
+            np.testing.assert_array_equal(src.read_frames(video, style, wanted),
+                                          src.stylizer(full, style)[wanted])
+        assert not src._decoded
+
+
+def test_palette_pass_decodes_once_per_video(palette_videos: Path) -> None:
+    """One full pass gathers the sample (and the count); each clip then decodes from its
+    keyframe, and other styles of those frames decode nothing more."""
+    src = VideoFolderSource(palette_videos, stylizer=PALETTE_STYLES)
+    wanted = np.array([0, 3, 6])
+    assert src.frame_count("b", 0) == 34 and src.frames_decoded == 34
+    src.read_frames("b", 0, wanted)
+    partial = src.frames_decoded - 34
+    assert 7 <= partial <= 9  # frames 0..6 (B-frame reordering may add a couple)
+    src.read_frames("b", 2, wanted)
+    src.read_frames("b", 1, wanted)
+    assert src.frame_count("b", 2) == 34 and src.frames_decoded == 34 + partial
+
+
+def test_palette_pass_repeats_when_the_container_count_is_wrong(
+        palette_videos: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample's stride depends on the count: were the container's wrong, the pass runs
+    again with the decoded count, so the pixels still equal the full decode's."""
+    src = VideoFolderSource(palette_videos, stylizer=PALETTE_STYLES)
+    monkeypatch.setattr(src, "_exact_count", lambda video: 31)
+    assert src.frame_count("b", 0) == 34 and src.frames_decoded == 2 * 34
+    monkeypatch.undo()
+    wanted = np.array([2, 33])
+    full = decode_video(src.path("b"))
+    np.testing.assert_array_equal(src.read_frames("b", 0, wanted), src.stylizer(full, 0)[wanted])
+
+
+def test_palette_pass_refuses_broken_videos(tmp_path: Path, palette_videos: Path) -> None:
+    root = tmp_path / "broken"
+    root.mkdir()
+    data = (palette_videos / "b.mp4").read_bytes()
+    (root / "cut.mp4").write_bytes(data[: len(data) // 2])
+    (root / "junk.mp4").write_bytes(np.random.default_rng(0).bytes(3000))
+    src = VideoFolderSource(root, stylizer=PALETTE_STYLES)
+    for video in ("cut", "junk"):
+        with pytest.raises(VideoReadError):
+            src.frame_count(video, 0)
+        with pytest.raises(VideoReadError):
+            src.read_frames(video, 0, [0, 1])
