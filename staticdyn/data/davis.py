@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -159,29 +159,42 @@ def _write_backward_flow(seg: SyntheticSegmentation, root: Path) -> None:
             cv2.imwrite(str(out / f"{t:05d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-def write_synthetic_davis(root: Path, n_sequences: int, num_frames: int, size: int,
-                          num_styles: int, seed: int, camouflage: bool, n_objects: int) -> None:
-    """Write the synthetic set to ``root`` once; concurrent writers each build a private copy
-    and the first complete one wins the rename."""
+def write_once(root: Path, write: Callable[[Path], None], what: str) -> None:
+    """Build a generated data set folder at ``root`` once (the synthetic VOS and VIS sets).
+
+    ``write`` fills a private temporary folder, which is marked ``.complete`` and renamed into
+    place: concurrent writers each build their own copy, the first complete one wins, and a
+    reader never sees a half-written set.
+    """
     if (root / ".complete").is_file():
         return
-    seg = SyntheticSegmentation(n_sequences=n_sequences, num_frames=num_frames, size=size,
-                                num_styles=num_styles, seed=seed, camouflage=camouflage,
-                                n_objects=n_objects)
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    seg.write_davis_layout(tmp)
-    _write_backward_flow(seg, tmp)
+    write(tmp)
     (tmp / ".complete").write_text("ok\n")
     try:
         tmp.rename(root)
-        log.info("wrote synthetic VOS set to %s", root)
+        log.info("wrote %s to %s", what, root)
     except OSError:  # another process finished first, or a stale partial copy is in the way
         if (root / ".complete").is_file():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             shutil.rmtree(root, ignore_errors=True)
             tmp.rename(root)
+
+
+def write_synthetic_davis(root: Path, n_sequences: int, num_frames: int, size: int,
+                          num_styles: int, seed: int, camouflage: bool, n_objects: int) -> None:
+    """Write the synthetic set to ``root`` once (``write_once``)."""
+
+    def write(tmp: Path) -> None:
+        seg = SyntheticSegmentation(n_sequences=n_sequences, num_frames=num_frames, size=size,
+                                    num_styles=num_styles, seed=seed, camouflage=camouflage,
+                                    n_objects=n_objects)
+        seg.write_davis_layout(tmp)
+        _write_backward_flow(seg, tmp)
+
+    write_once(root, write, "synthetic VOS set")
 
 
 class SyntheticDavisSource(DavisSource):

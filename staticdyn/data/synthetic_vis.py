@@ -21,15 +21,13 @@ into place; the first complete one wins).
 from __future__ import annotations
 
 import json
-import logging
-import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from staticdyn.data.davis import write_once
 from staticdyn.data.frames import write_frame_folder
 from staticdyn.data.styles import TEXTURE_KINDS, make_texture
 from staticdyn.data.synthetic import (
@@ -44,8 +42,6 @@ from staticdyn.errors import DatasetError
 
 __all__ = ["ANNOTATIONS", "SyntheticVISSource", "VisRender", "render_vis_video",
            "write_synthetic_vis"]
-
-log = logging.getLogger(__name__)
 
 ANNOTATIONS = "train.json"
 FRAME_PATTERN = "%05d.jpg"  # YouTube-VIS names frames 00000.jpg, 00005.jpg, ...
@@ -122,28 +118,18 @@ def vis_json(renders: Sequence[VisRender], names: Sequence[str]) -> dict:
 
 def write_synthetic_vis(root: Path, n_videos: int, num_frames: int, size: int, seed: int,
                         n_objects: int, absent_frames: int) -> None:
-    """Write the set to ``root`` once (see the module docstring)."""
-    if (root / ".complete").is_file():
-        return
-    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    names = [f"synvis_{i:04d}" for i in range(n_videos)]
-    renders = []
-    for i, name in enumerate(names):
-        render = render_vis_video(seed, i, num_frames, size, n_objects, absent_frames)
-        write_frame_folder(tmp / "JPEGImages" / name, render.frames, FRAME_PATTERN, 0)
-        renders.append(render)
-    (tmp / ANNOTATIONS).write_text(json.dumps(vis_json(renders, names)))
-    (tmp / ".complete").write_text("ok\n")
-    try:
-        tmp.rename(root)
-        log.info("wrote synthetic VIS set to %s", root)
-    except OSError:  # another process finished first, or a stale partial copy is in the way
-        if (root / ".complete").is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-            tmp.rename(root)
+    """Write the set to ``root`` once (see the module docstring; ``write_once``)."""
+
+    def write(tmp: Path) -> None:
+        names = [f"synvis_{i:04d}" for i in range(n_videos)]
+        renders = []
+        for i, name in enumerate(names):
+            render = render_vis_video(seed, i, num_frames, size, n_objects, absent_frames)
+            write_frame_folder(tmp / "JPEGImages" / name, render.frames, FRAME_PATTERN, 0)
+            renders.append(render)
+        (tmp / ANNOTATIONS).write_text(json.dumps(vis_json(renders, names)))
+
+    write_once(root, write, "synthetic VIS set")
 
 
 class SyntheticVISSource(YouTubeVISSource):
