@@ -19,19 +19,16 @@ from torch import nn
 from staticdyn.errors import StaticDynError
 from staticdyn.models.spec import ZooModel
 from staticdyn.probe.hooks import extract_pooled
-from staticdyn.probe.layouts import LayerIO, resolve_layer_io
+from staticdyn.probe.layouts import LayerIO, resolve_layer_io, takes_clips
 
 _CACHE = "_layer_io_cache"
-# Tasks whose inputs are (B, C, T, H, W) clips, the only inputs a layout dry run can build:
-# the one place that decides whether a model's layouts are declared-or-verified (run, listing,
-# Python API). Other tasks (vos: a frame and a flow image) pool by the rank rule.
-CLIP_TASKS = frozenset({"action", "vis"})  # vis: VIS models take clips too (issue 13)
 
 
 def verifies_layouts(model: ZooModel) -> bool:
-    """Whether ``model``'s layer layouts are declared or verified on a dry run: its card's
-    task (``clip.task``) feeds it clips."""
-    return model.clip_spec.task in CLIP_TASKS
+    """Whether ``model``'s layer layouts are declared or verified on a dry run (run, listing,
+    Python API): its card's task (``clip.task``) feeds it clips, the task's ``clip_task`` fact
+    (``takes_clips``). Other tasks (vos: a frame and a flow image) pool by the rank rule."""
+    return takes_clips(model.clip_spec)
 
 
 def layer_io(

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from staticdyn.data.spec import ClipSpec
+from staticdyn.data.tasks import get_task
 from staticdyn.errors import StaticDynError
 from staticdyn.models.io import OUTPUT_LAYOUTS, Layout, ModelIO, Selector, check_input
 from staticdyn.probe.pooling import fits, pool_declared, pooled_width, select_output
@@ -164,12 +165,19 @@ def resolve_one(
     return LayerIO(alias, path, layout, selector, source, shapes, channels)
 
 
+def takes_clips(spec: ClipSpec) -> bool:
+    """Whether the task of a clip spec (``clip.task``) feeds its models (B, C, T, H, W) clips:
+    the task's own ``clip_task`` fact, the one place that decides whether layouts are
+    declared-or-verified (run, listing, Python API) and whether a dry run can be built."""
+    return get_task(spec.task).clip_task
+
+
 def example_inputs(
     spec: ClipSpec, batch: int = DRY_RUN_BATCH, seed: int = DRY_RUN_SEED
 ) -> torch.Tensor | list[torch.Tensor]:
     """Random clips of the model's clip spec (one tensor per pathway), from a private
     generator so the dry run never moves the global RNG a later step may depend on."""
-    if spec.task not in ("action", "vis") or not (spec.crop or spec.short_side):
+    if not takes_clips(spec) or not (spec.crop or spec.short_side):
         raise StaticDynError(
             f"the layout dry run builds (B, C, T, H, W) clips; task '{spec.task}' with crop "
             f"{spec.crop} needs its own example inputs (resolve_layer_io(..., example=...))"

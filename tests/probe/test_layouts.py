@@ -10,6 +10,7 @@ from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
 from staticdyn.data.spec import ClipSpec
+from staticdyn.data.tasks import TASK_MODULES, get_task
 from staticdyn.errors import StaticDynError, UnknownChoiceError
 from staticdyn.models import zoo
 from staticdyn.models.io import (
@@ -28,6 +29,7 @@ from staticdyn.probe.layouts import (
     declared_channels,
     example_inputs,
     resolve_layer_io,
+    takes_clips,
 )
 from staticdyn.probe.pooling import pool_declared, pool_output, select_output
 from tests.helpers.cards import build, smoke_card
@@ -362,3 +364,19 @@ def test_layer_table_shows_why_a_layout_is_unsettled() -> None:
     assert "cannot verify the layout of layer features.1" in rows[0]
     # the example: Swin3D stages without a declared layout give 192 and 768, not 4
     assert "NTHWC (inferred)  192" in rows[1] and "NTHWC (inferred)  768" in rows[2]
+
+
+# -- which tasks get a layout dry run: the task's own clip_task fact ----------------------------
+
+def test_clip_inputs_are_decided_by_the_task_fact_alone() -> None:
+    expected = {"action": True, "vis": True, "vos": False}
+    assert set(expected) == set(TASK_MODULES)  # a new task must be decided here too
+    for task, clips in expected.items():
+        assert get_task(task).clip_task is clips
+        assert takes_clips(ClipSpec(frames=2, crop=16, short_side=16, task=task)) is clips
+    vis = example_inputs(ClipSpec(frames=3, crop=16, short_side=16, task="vis"), batch=2)
+    assert isinstance(vis, torch.Tensor) and vis.shape == (2, 3, 3, 16, 16)
+    with pytest.raises(StaticDynError, match="task 'vos'.*needs its own example inputs"):
+        example_inputs(ClipSpec(frames=2, crop=16, short_side=16, task="vos"))
+    with pytest.raises(UnknownChoiceError, match="probe.task"):
+        takes_clips(ClipSpec(task="nope"))

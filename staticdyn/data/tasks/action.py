@@ -139,4 +139,4 @@ def load_task_group(source: VideoSource, position: int, pairs: list[Pair], spec:
                       str(probe.get("dynamic_pairs", "style")))
 
 
-TASK = Task("action", sample, load_task_group)
+TASK = Task("action", sample, load_task_group, clip_task=True)

@@ -39,8 +39,15 @@ class GroupItem:
 @dataclass(frozen=True)
 class Task:
     """``sample(source, probe_cfg) -> pairs``; ``load_group(source, position, pairs, spec,
-    probe_cfg) -> GroupItem``."""
+    probe_cfg) -> GroupItem``.
+
+    ``clip_task``: the task feeds its models (B, C, T, H, W) clips (one tensor per pathway), the
+    only inputs a layout dry run can build from a clip spec. The one fact that decides whether
+    a model's layer layouts are declared-or-verified (``staticdyn.probe.layouts.takes_clips``);
+    a task fed other inputs (vos: a frame and a flow image) pools by the rank rule.
+    """
 
     name: str
     sample: Callable[[VideoSource, Mapping[str, Any]], list[Pair]]
     load_group: Callable[[VideoSource, int, list[Pair], ClipSpec, Mapping[str, Any]], GroupItem]
+    clip_task: bool = False

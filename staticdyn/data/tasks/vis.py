@@ -107,4 +107,4 @@ def sample_vis(source: VideoSource, probe: Mapping[str, Any]) -> list[Pair]:
     return sample(source, probe)
 
 
-TASK = Task("vis", sample_vis, load_vis_group)
+TASK = Task("vis", sample_vis, load_vis_group, clip_task=True)  # VIS models take clips too
