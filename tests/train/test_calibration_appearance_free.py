@@ -1,7 +1,7 @@
 """The calibration ordering holds with appearance-free dynamic pairs, side by side with styles.
 
-The CI-size calibration (``test_calibration_fast.fast_cfg``) run with
-``experiment.dynamic_pairs=[style, appearance_free]``: every model is trained once and probed
+The session's CI-size calibration (``conftest.calibration``: ``fast_cfg`` with
+``experiment.dynamic_pairs=[style, appearance_free]``): every model is trained once and probed
 twice; the motion-trained Tiny3D must rank above the appearance-trained one on dynamic % at
 its last stage with both kinds of dynamic pairs (non-overlapping intervals), and the
 frame-order-invariant model still has no dynamic unit.
@@ -17,36 +17,33 @@ from omegaconf import open_dict
 
 from staticdyn.errors import InvalidSettingError
 from staticdyn.experiments.train_job import run_train
-from tests.train.test_calibration_fast import fast_cfg
 
 BOTH = ["style", "appearance_free"]
 
 
-def test_motion_above_appearance_with_appearance_free_pairs(tmp_path: Path) -> None:
-    cfg = fast_cfg(tmp_path / "calib")
-    with open_dict(cfg):
-        cfg.experiment.dynamic_pairs = BOTH
-    result = run_train(cfg)
-    checks = {c.name: c for c in result["checks"]}
+def test_motion_above_appearance_with_appearance_free_pairs(calibration) -> None:
+    out = calibration.out
+    assert list(calibration.cfg.experiment.dynamic_pairs) == BOTH
+    checks = {c.name: c for c in calibration.result["checks"]}
     assert len(checks) == 4, list(checks)
     for c in checks.values():
         assert c.passed, f"{c.name}: {c.detail}"
     free = "motion > appearance (dynamic %, last stage, intervals apart) [appearance_free " \
            "dynamic pairs]"
     assert free in checks
-    lw = pd.read_csv(tmp_path / "calib" / "calibration_layerwise.csv")
+    lw = pd.read_csv(out / "calibration_layerwise.csv")
     assert list(lw.columns[:2]) == ["calibration_model", "dynamic_pairs"]
     assert sorted(set(lw["dynamic_pairs"])) == sorted(BOTH)
     last = lw[lw["layer"] == "stage4"].set_index(["dynamic_pairs", "calibration_model"])
     print(last[["dynamic_pct", "dynamic_pct_lo", "dynamic_pct_hi", "static_pct"]])
     for name in ("calibration.png", "calibration_appearance_free.png"):
-        assert (tmp_path / "calib" / name).exists()
-    assert (tmp_path / "calib" / "motion" / "probe_appearance_free" / "features.h5").exists()
-    assert "appearance_free" in (tmp_path / "calib" / "calibration.md").read_text()
+        assert (out / name).exists()
+    assert (out / "motion" / "probe_appearance_free" / "features.h5").exists()
+    assert "appearance_free" in (out / "calibration.md").read_text()
 
 
-def test_bad_variant_is_refused_before_training(tmp_path: Path) -> None:
-    cfg = fast_cfg(tmp_path / "bad")
+def test_bad_variant_is_refused_before_training(tmp_path: Path, calibration_cfg) -> None:
+    cfg = calibration_cfg(tmp_path / "bad")
     with open_dict(cfg):
         cfg.experiment.dynamic_pairs = ["style", "noise"]
     with pytest.raises(InvalidSettingError, match="appearance_free"):
