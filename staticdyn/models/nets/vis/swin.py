@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# the two-layer GELU MLP of every timm-style block (fc1, fc2: the official names)
+from staticdyn.models.nets.timesformer import Mlp
 from staticdyn.models.nets.vos.common import Tap
 
 OUT_FEATURES = ("res2", "res3", "res4", "res5")
@@ -39,19 +41,6 @@ class ShapeSpec:
 
     channels: int
     stride: int
-
-
-class Mlp(nn.Module):
-    """The block's two-layer GELU MLP (``fc1``, ``fc2`` as in the official module)."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
 
 
 def relative_position_index(window: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import staticdyn
+from staticdyn.models.nets.vis.decoder import CrossAttentionLayer, SelfAttentionLayer
 from staticdyn.models.nets.vis.minvis import link_queries
 from staticdyn.models.nets.vis.ms_deform_attn import MSDeformAttn
 from staticdyn.models.nets.vis.position_encoding import (
@@ -132,7 +133,11 @@ def test_input_not_divisible_by_32_is_padded_and_masks_cropped(models) -> None:
     model = models["mask2former_vis_r50"].module
     with torch.inference_mode():
         out = model(torch.randn(1, 3, 2, 72, 40))
+        seg, b, t = models["minvis_r50"].module.segment(torch.randn(1, 3, 2, 72, 40))
     assert out["pred_masks"].shape == (1, Q, 2, 18, 10)
+    # segment() hands on the mask features (what DVIS builds on), cropped like the masks
+    assert (b, t) == (1, 2) and seg["mask_features"].shape == (2, C, 18, 10)
+    assert seg["pred_masks"].shape == (1, Q, 2, 18, 10)
 
 
 def test_bad_input_is_refused(models) -> None:
@@ -142,6 +147,23 @@ def test_bad_input_is_refused(models) -> None:
 
 
 # -- building blocks --------------------------------------------------------------------------
+def test_attention_layers_without_position_codes_add_none() -> None:
+    """DVIS's tracker and refiner attend without position codes: leaving them out is adding
+    zeros (to float rounding: without a code, query, key and value are one tensor and
+    nn.MultiheadAttention projects them in one packed matmul, as in the official
+    ``with_pos_embed(x, None)``), and a given code changes the result."""
+    torch.manual_seed(0)
+    sa, ca = SelfAttentionLayer(8, 2).eval(), CrossAttentionLayer(8, 2).eval()
+    tgt, memory, pos = torch.randn(3, 2, 8), torch.randn(5, 2, 8), torch.randn(5, 2, 8)
+    zeros_q, zeros_m = torch.zeros_like(tgt), torch.zeros_like(memory)
+    with torch.inference_mode():
+        torch.testing.assert_close(sa(tgt), sa(tgt, query_pos=zeros_q), rtol=0, atol=1e-6)
+        assert torch.equal(ca(tgt, memory),
+                           ca(tgt, memory, None, pos=zeros_m, query_pos=zeros_q))
+        assert not torch.allclose(ca(tgt, memory, pos=pos), ca(tgt, memory), atol=1e-3)
+        assert not torch.allclose(sa(tgt, query_pos=pos[:3]), sa(tgt), atol=1e-3)
+
+
 def test_frozen_batchnorm_is_batchnorm_in_eval() -> None:
     gen = torch.Generator().manual_seed(0)
     fbn, bn = FrozenBatchNorm2d(5), torch.nn.BatchNorm2d(5).eval()
