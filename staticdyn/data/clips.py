@@ -86,8 +86,20 @@ def normalize_resize_crop(frames: np.ndarray | torch.Tensor, spec: ClipSpec) -> 
     resized = (nh, nw) != (h, w)
     if t <= 1 or (resized and _other_kernel(t, nh, nw)):
         return _normalize_resize_crop(frames, spec)
-    parts = [_normalize_resize_crop(frames[i : i + 1], spec) for i in range(t)]
-    return torch.cat(parts, dim=1)
+    top, left = (nh - spec.crop) // 2, (nw - spec.crop) // 2
+    if top < 0 or left < 0:
+        raise ValueError(f"crop {spec.crop} larger than resized frame {nh}x{nw}")
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(3, 1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(3, 1, 1, 1)
+    work = torch.empty((3, 1, h, w), dtype=torch.float32)  # the one full-size float frame
+    out = torch.empty((3, t, spec.crop, spec.crop), dtype=torch.float32)
+    for i in range(t):
+        work.copy_(frames[i : i + 1].permute(3, 0, 1, 2))  # the same ops, in place
+        work.div_(255.0).sub_(mean).div_(std)
+        x = F.interpolate(work, size=(nh, nw), mode="bilinear", align_corners=False) \
+            if resized else work
+        out[:, i : i + 1] = x[:, :, top : top + spec.crop, left : left + spec.crop]
+    return out
 
 
 def _other_kernel(channels: int, nh: int, nw: int) -> bool:

@@ -146,14 +146,6 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def _apply_lut(frames: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Per-channel lookup table (256, 3) applied to every frame: position- and time-invariant."""
-    t, h, w, _ = frames.shape
-    flat = frames.reshape(t * h, w, 3)
-    out = cv2.LUT(flat, lut.reshape(1, 256, 3).astype(np.uint8))
-    return out.reshape(t, h, w, 3)
-
-
 # --------------------------------------------------------------------------------------------
 # the interface
 # --------------------------------------------------------------------------------------------
@@ -287,7 +279,7 @@ class PaletteTransfer(_Style):
         frame at a time and keep no frames (``PaletteSample``)."""
         pixels = frame.reshape(-1, 3)
         offset = -(index * pixels.shape[0]) % step  # to the next multiple of step in the clip
-        return pixels[offset::step]
+        return pixels[offset::step].copy()  # a copy: a view would keep the whole frame alive
 
     def matrix(self, frames: np.ndarray) -> np.ndarray:
         """The clip's 3x4 RGB -> RGB affine map (depends on the clip's statistics only)."""
@@ -362,6 +354,7 @@ class TextureBlend(_Style):
     def __init__(self, variant: int = 0, seed: int = 0):
         self.variant, self.seed = variant, seed
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._weighted: dict[tuple[int, int], np.ndarray] = {}
 
     def texture(self, height: int, width: int) -> np.ndarray:
         key = (height, width)
@@ -373,12 +366,22 @@ class TextureBlend(_Style):
         return self._cache[key]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Blended one frame at a time: the same values as the whole clip at once (the blend is
-        per pixel), with one float frame alive instead of a float copy of the clip."""
-        tex = self.texture(frames.shape[1], frames.shape[2])
+        """Blended one frame at a time, in place in one float frame: the float32 operations of
+        ``_to_uint8(frames * (1 - alpha) + texture * alpha)`` on the whole clip, in the same
+        order, so the same values, without float copies of the clip."""
+        key = (frames.shape[1], frames.shape[2])
+        if key not in self._weighted:
+            self._weighted[key] = self.texture(*key) * self.alpha
+        weighted = self._weighted[key]
         out = np.empty(frames.shape, dtype=np.uint8)
+        work = np.empty(frames.shape[1:], dtype=np.float32)
         for i, frame in enumerate(frames):
-            out[i] = _to_uint8(frame.astype(np.float32) * (1.0 - self.alpha) + tex * self.alpha)
+            work[...] = frame
+            work *= 1.0 - self.alpha
+            work += weighted
+            np.rint(work, out=work)
+            np.clip(work, 0, 255, out=work)
+            out[i] = work
         return out
 
 
@@ -411,11 +414,14 @@ class Cartoon(_Style):
         self.lut = np.stack([_to_uint8(gain * stair + offset) for gain, offset in tint], axis=1)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        smoothed = np.empty_like(frames)
+        """One frame at a time (filter, permutation and lookup are each per frame), so no
+        intermediate copy of the clip is made."""
+        out = np.empty(frames.shape, dtype=np.uint8)
+        lut = self.lut.reshape(1, 256, 3).astype(np.uint8)
         for i, frame in enumerate(frames):
-            smoothed[i] = cv2.bilateralFilter(frame, d=5, sigmaColor=40, sigmaSpace=3)
-        permuted = np.ascontiguousarray(smoothed[..., list(self.perm)])
-        return _apply_lut(permuted, self.lut)
+            smoothed = cv2.bilateralFilter(frame, d=5, sigmaColor=40, sigmaSpace=3)
+            out[i] = cv2.LUT(np.ascontiguousarray(smoothed[..., list(self.perm)]), lut)
+        return out
 
 
 class ChannelRemap(_Style):
@@ -436,8 +442,12 @@ class ChannelRemap(_Style):
         self.lut = np.stack([255 - ramp if inv else ramp for inv in invert], axis=1)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        permuted = np.ascontiguousarray(frames[..., list(self.perm)])
-        return _apply_lut(permuted, self.lut)
+        """One frame at a time (a lookup per pixel), so no intermediate copy of the clip."""
+        out = np.empty(frames.shape, dtype=np.uint8)
+        lut = self.lut.reshape(1, 256, 3).astype(np.uint8)
+        for i, frame in enumerate(frames):
+            out[i] = cv2.LUT(np.ascontiguousarray(frame[..., list(self.perm)]), lut)
+        return out
 
 
 class GradientMap(_Style):
@@ -462,10 +472,14 @@ class GradientMap(_Style):
             [np.interp(x, [0, 127.5, 255], anchors[:, c]) for c in range(3)], axis=1))
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        t, h, w, _ = frames.shape
-        grey = cv2.cvtColor(frames.reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY)
-        grey3 = cv2.merge([grey, grey, grey])
-        return cv2.LUT(grey3, self.lut.reshape(1, 256, 3)).reshape(t, h, w, 3)
+        """One frame at a time (OpenCV's grey conversion is integer arithmetic per pixel), so
+        no intermediate copy of the clip."""
+        out = np.empty(frames.shape, dtype=np.uint8)
+        lut = self.lut.reshape(1, 256, 3)
+        for i, frame in enumerate(frames):
+            grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+            out[i] = cv2.LUT(cv2.merge([grey, grey, grey]), lut)
+        return out
 
 
 _STYLE_CLASSES: dict[str, type[_Style]] = {

@@ -278,7 +278,7 @@ class VideoFolderSource(VideoSource):
         if video in self._decoded:
             frames = self._decoded[video]
             step = PaletteSample(*frames.shape[:3]).step
-            found = (frames.reshape(-1, 3)[::step], len(frames))
+            found = (frames.reshape(-1, 3)[::step].copy(), len(frames))
         else:
             sample, n = self._stream_sample(video, self._exact_count(video))
             if sample is None:
