@@ -84,7 +84,7 @@ def _released(entry: str, tmp_path: Path) -> tuple[dict[str, torch.Tensor], Path
     return state, pkl2, pkl5, pth
 
 
-@pytest.mark.parametrize("entry", ["mask2former_vis_r50", "minvis_swinl"])
+@pytest.mark.parametrize("entry", ENTRIES)  # every entry (issue 13, Done when)
 def test_release_formats_load_strictly(entry: str, tmp_path: Path) -> None:
     state, *files = _released(entry, tmp_path)
     for path in files:
@@ -107,3 +107,21 @@ def test_wrong_file_lists_missing_and_unexpected_keys_in_one_line(tmp_path: Path
     assert "\n" not in msg
     assert "1 missing keys [criterion.empty_weight]" in msg
     assert "1 unexpected keys [sem_seg_head.static_query.weight]" in msg
+
+
+def test_an_ovis_release_loads_with_its_25_classes(tmp_path: Path) -> None:
+    """OVIS models (25 classes) use the same cards with ``model.builder_kwargs.num_classes=25``:
+    the class head and the criterion's class weights get 26 rows and such a file loads
+    strictly; into the 40-class card it is refused, naming the three mismatched shapes."""
+    smoke = _smoke("minvis_r50")
+    ovis = {**smoke, "builder_kwargs": {**smoke["builder_kwargs"], "num_classes": 25}}
+    torch.manual_seed(5)
+    state = staticdyn.load_model("minvis_r50", **ovis).module.state_dict()
+    assert state["sem_seg_head.predictor.class_embed.weight"].shape[0] == 26
+    assert state["criterion.empty_weight"].shape == (26,)
+    path = tmp_path / "minvis_ovis.pth"
+    torch.save({"model": state, "iteration": 1}, path)
+    loaded = staticdyn.load_model("minvis_r50", checkpoint=path, **ovis).module.state_dict()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+    with pytest.raises(CheckpointMismatchError, match="3 shape mismatches"):
+        staticdyn.load_model("minvis_r50", checkpoint=path, **smoke)
