@@ -19,6 +19,7 @@ Rotation metadata (a portrait phone video stored sideways) is applied after the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from struct import unpack
@@ -28,7 +29,8 @@ import numpy as np
 
 from staticdyn.errors import VideoReadError
 
-__all__ = ["VideoIndex", "decode_frames", "decode_video", "probe_frame_count", "scan_video"]
+__all__ = ["VideoIndex", "decode_frames", "decode_video", "probe_frame_count", "scan_video",
+           "stream_video"]
 
 # A container's frame count can be off by a frame or two (edit lists, B-frame priming), so
 # "truncated" means more than 2 % (or 2 frames) missing. Containers without a frame count
@@ -120,6 +122,21 @@ def decode_video(path: str | Path, max_frames: int | None = None,
         raise VideoReadError(f"{path}: no decodable frames")
     _check_truncation(path, len(run.frames), run.expected, run.slack, max_frames)
     return np.stack([run.frames[i] for i in range(len(run.frames))])
+
+
+def stream_video(path: str | Path, visit: Callable[[np.ndarray], None],
+                 max_frames: int | None = None, short_side: int | None = None) -> int:
+    """Decode the whole video as ``decode_video`` does (same frames, sizes, rotation, errors and
+    truncation check) but hand each RGB frame to ``visit`` in order and keep none: statistics
+    over a whole video (the palette style's pixel sample) at the memory of one frame.
+    Returns the number of frames decoded."""
+    path = Path(path)
+    last = max_frames - 1 if max_frames is not None else None
+    run = _decode(path, short_side, last, keep=None, sink=lambda _, rgb: visit(rgb))
+    if not run.decoded:
+        raise VideoReadError(f"{path}: no decodable frames")
+    _check_truncation(path, run.decoded, run.expected, run.slack, max_frames)
+    return run.decoded
 
 
 def _expected_count(container: av.container.InputContainer,
@@ -265,9 +282,11 @@ class _Decoded:
 
 def _decode(path: Path, short_side: int | None, last: int | None,
             keep: frozenset[int] | None, start: int = 0, seek_ts: int | None = None,
-            pts: np.ndarray | None = None) -> _Decoded:
+            pts: np.ndarray | None = None,
+            sink: Callable[[int, np.ndarray], None] | None = None) -> _Decoded:
     """The one decode loop: frames ``start`` .. ``last`` (the end when None) in decode order,
     converting to RGB those in ``keep`` (every frame when None; none for ``frozenset()``).
+    Converted frames are kept in ``frames``, or handed to ``sink(i, rgb)`` and not kept.
 
     From the beginning (``seek_ts`` None) a decoding error raises ``VideoReadError``. After a
     seek to ``seek_ts``, each frame's timestamp must be ``pts[i]``, and any surprise (or a
@@ -296,7 +315,11 @@ def _decode(path: Path, short_side: int | None, last: int | None,
                 if size is None:  # every frame at the size of the first (as ffmpeg scales)
                     size = _target_size(frame.width, frame.height, short_side)
                 if keep is None or i in keep:
-                    run.frames[i] = _to_rgb(frame, size, _rotation(frame, stream))
+                    rgb = _to_rgb(frame, size, _rotation(frame, stream))
+                    if sink is None:
+                        run.frames[i] = rgb
+                    else:
+                        sink(i, rgb)
                 if i == last:
                     break
                 i += 1

@@ -34,19 +34,13 @@ from staticdyn.data.source import (
 )
 from staticdyn.data.styles import PaletteSample, Stylizer, check_frames, load_stylizer
 from staticdyn.data.video_decode import (
-    _DECODE_ERRORS,
     VideoIndex,
-    _check_truncation,
-    _expected_count,
-    _open_video,
-    _rotation,
-    _target_size,
-    _to_rgb,
     count_frames,
     decode_frames,
     decode_video,
     probe_frame_count,
     scan_video,
+    stream_video,
 )
 from staticdyn.errors import DatasetError, VideoReadError
 
@@ -292,38 +286,25 @@ class VideoFolderSource(VideoSource):
         return found
 
     def _stream_sample(self, video: str, n_frames: int) -> tuple[np.ndarray | None, int]:
-        """Decode the whole video as ``decode_video`` does (same frames, sizes, rotation and
-        errors), one frame at a time, keeping only the sample of an ``n_frames`` clip; the
-        sample is None when the video decodes to another count (returned)."""
-        path = self.path(video)
-        last = self.max_frames - 1 if self.max_frames is not None else None
+        """Decode the whole video as ``decode_video`` does (``stream_video``: same frames,
+        sizes, rotation and errors), one frame at a time, keeping only the sample of an
+        ``n_frames`` clip; the sample is None when the video decodes to another count
+        (returned)."""
         sample: PaletteSample | None = None
         decoded = 0
+
+        def visit(rgb: np.ndarray) -> None:
+            nonlocal sample, decoded
+            if decoded < n_frames:
+                if sample is None:
+                    sample = PaletteSample(n_frames, rgb.shape[0], rgb.shape[1])
+                sample.add(rgb)
+            decoded += 1
+
         try:
-            container, stream = _open_video(path)
-            with container:
-                expected, slack = _expected_count(container, stream)
-                size: tuple[int, int] | None = None
-                for frame in container.decode(stream):
-                    if size is None:  # every frame at the size of the first, as decode_video
-                        size = _target_size(frame.width, frame.height, self.short_side)
-                    rgb = _to_rgb(frame, size, _rotation(frame, stream))
-                    if decoded < n_frames:
-                        if sample is None:
-                            sample = PaletteSample(n_frames, rgb.shape[0], rgb.shape[1])
-                        sample.add(rgb)
-                    decoded += 1
-                    if decoded - 1 == last:
-                        break
-        except VideoReadError:
-            raise
-        except _DECODE_ERRORS as exc:
-            raise VideoReadError(f"cannot decode {path}: {exc}") from exc
+            stream_video(self.path(video), visit, self.max_frames, self.short_side)
         finally:
             self.frames_decoded += decoded
-        if not decoded:
-            raise VideoReadError(f"{path}: no decodable frames")
-        _check_truncation(path, decoded, expected, slack, self.max_frames)
         if sample is None or decoded != n_frames:
             return None, decoded
         return sample.result(), decoded
