@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from torch import nn
 
 import staticdyn
 from staticdyn.errors import ConfigMismatchError, StaticDynError, UnknownChoiceError
 from staticdyn.metrics.analyze import RunTables
 from staticdyn.pipeline import run
 from tests.helpers.configs import CONF
+from tests.helpers.known import Net3D, assert_frame_order_blind
 
 SMALL = ["model.builder_kwargs.width=4", "model.clip.crop=32", "model.clip.short_side=32"]
 FAST = {"n_pairs": 12, "bootstrap": 0, "progress": False}
@@ -74,16 +74,6 @@ def test_a_loaded_zoo_model_is_rebuilt_from_its_card(by_run_py: Path, tmp_path: 
     assert list(tables.layerwise["layer"]) == ["stage2"]
 
 
-class Net3D(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.ReLU())
-        self.block = nn.Sequential(nn.Conv3d(4, 6, 3, stride=2, padding=1), nn.ReLU())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(self.stem(x))
-
-
 CLIP = {"frames": 4, "sampling_rate": 2, "crop": 32, "short_side": 32, "n_sample_frames": 16}
 
 
@@ -127,13 +117,8 @@ def test_timm2d_by_name_is_blind_to_frame_order_on_the_synthetic_set(tmp_path: P
         "timm2d", "synthetic_tiny", out_dir=tmp_path, overrides=[
             "model.clip.crop=32", "model.clip.short_side=32", "model.clip.frames=4",
             "model.clip.sampling_rate=2", "+model.clip.n_sample_frames=16"], **FAST)
-    assert (tables.unitwise["dynamic"] == 0).all() and len(tables.unitwise) == 5
-    dead = dict(zip(tables.unitwise["layer"], tables.unitwise["dead"], strict=True))
-    for layer, scores in tables.unit_scores.groupby("layer"):
-        r_static = scores["r_static"].to_numpy()  # 0 for a dead unit
-        live = r_static[r_static != 0]
-        assert len(live) == len(r_static) - dead[layer] > 0, layer
-        assert np.all(live > 1 - 1e-4), (layer, live.min())
+    assert len(tables.unitwise) == 5
+    assert_frame_order_blind(tables)
 
 
 def test_overrides_a_config_cannot_hold_probe_the_model_as_built(tmp_path: Path) -> None:

@@ -9,4 +9,5 @@ no test imports a conftest or a sibling folder's module.
 - ``planted``: features whose metric values are known by hand.
 - ``fabricate``: features files, run directories and sweeps with planted results.
 - ``vos``: reduced VOS network depth and the reference checkpoint key fixtures.
+- ``known``: a user's own tiny module and the frame-order-blind known-answer check.
 """

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import mmaction  # noqa: F401  (make install provides the extra; see requirements/mmaction.txt)
-import numpy as np
 import pytest
 import torch
 
@@ -19,6 +18,7 @@ from staticdyn.errors import StaticDynError
 from staticdyn.probe.hooks import extract_pooled
 from staticdyn.probe.layouts import resolve_layer_io
 from tests.helpers.cards import build, smoke_card
+from tests.helpers.known import assert_frame_order_blind
 
 R18 = [64, 64, 128, 256, 512]  # stem (after max pool), layer1..layer4 of the smoke ResNet-18
 R50 = [64, 256, 512, 1024, 2048]
@@ -79,13 +79,7 @@ def test_tsn_is_blind_to_frame_order_on_the_synthetic_set(tmp_path: Path) -> Non
     tables = staticdyn.probe(model, "synthetic_tiny", n_pairs=16, out_dir=tmp_path / "run",
                              bootstrap=0, progress=False)
     assert list(tables.unitwise["layer"]) == STAGES
-    assert (tables.unitwise["dynamic"] == 0).all()
-    dead = dict(zip(tables.unitwise["layer"], tables.unitwise["dead"], strict=True))
-    for layer, scores in tables.unit_scores.groupby("layer"):
-        r_static = scores["r_static"].to_numpy()  # 0 for a dead unit
-        live = r_static[r_static != 0]
-        assert len(live) == len(r_static) - dead[layer] > 0, layer
-        assert np.all(live > 1 - 1e-4), (layer, live.min())
+    assert_frame_order_blind(tables)
 
 
 def test_tsm_is_not_blind_to_frame_order(small: dict) -> None:

@@ -18,20 +18,9 @@ from staticdyn.errors import CheckpointMismatchError, StaticDynError
 from staticdyn.models import zoo
 from staticdyn.probe import api
 from staticdyn.probe.layouts import LayoutError
+from tests.helpers.known import Net3D
 
 CLIP = {"frames": 4, "crop": 16, "short_side": 16}
-
-
-class Net3D(nn.Module):
-    """(B, C, T, H, W) in; two conv stages."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.ReLU())
-        self.block = nn.Sequential(nn.Conv3d(4, 6, 3, stride=2, padding=1), nn.ReLU())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(self.stem(x))
 
 
 class TimeFirst(nn.Module):
