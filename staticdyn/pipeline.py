@@ -162,14 +162,15 @@ def check_stores(cfg: DictConfig, settings: ProbeSettings) -> None:
 
 def scan_data(cfg: DictConfig, source: VideoSource, settings: ProbeSettings
               ) -> DataIndex | None:
-    """The data set's index (``data.scan``) for the action task, before any pair is drawn.
+    """The data set's index (``data.scan``) for a clip task (action, vis), before any pair
+    is drawn.
 
     The cache lives in the run directory (``scan_index.json``), written only once the run is
     accepted: the run directory is always writable and belongs to the run, while a data folder
     may be read-only or shared, and a file written into it would show up to other tools. A
     resumed run, where a second scan matters most, finds it there.
     """
-    if settings.task not in ("action", VIS_TASK):
+    if not get_task(settings.task).clip_task:
         return None
     dataset = {k: v for k, v in identity_of(cfg).items() if k.startswith("dataset.")}
     return scan_source(source, cache=run_dir_of(cfg) / SCAN_CACHE,
@@ -451,7 +452,7 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
         log.warning("=" * 72)
     model.module.to(device=device, dtype=dtype)
 
-    if len(pairs) < settings.n_pairs and settings.task in ("action", VIS_TASK):
+    if len(pairs) < settings.n_pairs and task.clip_task:
         n_readable = len(index.readable_videos()) if index is not None else len(source.videos)
         log.warning("dataset has %d readable videos: %d pairs instead of %d", n_readable,
                     len(pairs), settings.n_pairs)

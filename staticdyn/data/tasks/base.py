@@ -41,10 +41,12 @@ class Task:
     """``sample(source, probe_cfg) -> pairs``; ``load_group(source, position, pairs, spec,
     probe_cfg) -> GroupItem``.
 
-    ``clip_task``: the task feeds its models (B, C, T, H, W) clips (one tensor per pathway), the
-    only inputs a layout dry run can build from a clip spec. The one fact that decides whether
-    a model's layer layouts are declared-or-verified (``staticdyn.probe.layouts.takes_clips``);
-    a task fed other inputs (vos: a frame and a flow image) pools by the rank rule.
+    ``clip_task``: the task feeds its models (B, C, T, H, W) clips (one tensor per pathway) cut
+    from videos. The one fact that decides whether a model's layer layouts are
+    declared-or-verified (the only inputs a layout dry run can build from a clip spec;
+    ``staticdyn.probe.layouts.takes_clips``) and whether the data set's videos are scanned
+    before pairs are drawn (``pipeline.scan_data``); a task fed other inputs (vos: a frame and
+    a flow image) pools by the rank rule and reads its own sequences.
     """
 
     name: str
