@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import subprocess
 import sys
 import tempfile
 import types
 from pathlib import Path
-from typing import Any
 
-import torch
+# the helpers of the Mask2Former-VIS / MinVIS derivation (same folder): git, stubs, fixtures
+from derive_vis_keys import _git, _keys, _materialise, _Registry, _stub, _write
 from torch import nn
 
 SWIN_FILES = ("mask2former/modeling/backbone/swin.py", "mask2former/config.py",
@@ -50,22 +49,6 @@ DVIS_FILES = ("dvis/video_dvis_modules.py",
               "configs/youtubevis_2019/MinVIS_R50.yaml",
               "configs/youtubevis_2019/DVIS_Online_R50.yaml",
               "configs/youtubevis_2019/DVIS_Offline_R50.yaml")
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "--git-dir", str(repo), *args], check=True,
-                          capture_output=True, text=True).stdout
-
-
-def _stub(name: str, **attrs: Any) -> None:
-    mod = types.ModuleType(name)
-    mod.__dict__.update(attrs)
-    sys.modules[name] = mod
-
-
-class _Registry:
-    def register(self, obj: Any = None) -> Any:
-        return obj if obj is not None else (lambda o: o)
 
 
 def _install_stubs() -> None:
@@ -83,23 +66,8 @@ def _install_stubs() -> None:
     _stub("einops", rearrange=None)  # used in forward only
 
 
-def _materialise(repo: Path, commit: str, files: dict[str, str], root: Path) -> None:
-    """Write official files (repo path -> module path under ``root``) plus package markers."""
-    for src, dst in files.items():
-        path = root / dst
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_git(repo, "show", f"{commit}:{src}"))
-        for parent in path.relative_to(root).parents:
-            if str(parent) != ".":
-                (root / parent / "__init__.py").touch()
-
-
-def _keys(module: nn.Module, prefix: str) -> dict[str, list[int]]:
-    return {prefix + k: list(v.shape) for k, v in module.state_dict().items()}
-
-
 def swin_keys(repo: Path, commit: str, root: Path) -> dict[str, list[int]]:
-    _materialise(repo, commit, {SWIN_FILES[0]: "official_m2f/swin.py"}, root)
+    _materialise(repo, commit, {SWIN_FILES[0]: "official_m2f/swin.py"}, root, packages=True)
     swin = importlib.import_module("official_m2f.swin")
     cfg = types.SimpleNamespace(MODEL=types.SimpleNamespace(SWIN=types.SimpleNamespace(
         # mask2former/config.py defaults, overridden by the Swin-L YTVIS-2019 config
@@ -120,7 +88,7 @@ def dvis_keys(repo: Path, commit: str, root: Path) -> dict[str, list[int]]:
         DVIS_FILES[2]: "dvis/video_mask2former_transformer_decoder.py",
         "mask2former/modeling/transformer_decoder/position_encoding.py":
             "mask2former/modeling/transformer_decoder/position_encoding.py",
-    }, root)
+    }, root, packages=True)
     # the stub package holds only the registry; its real position_encoding is read from root
     sys.modules["mask2former.modeling.transformer_decoder"].__path__ = [
         str(root / "mask2former/modeling/transformer_decoder")]
@@ -140,13 +108,6 @@ def dvis_keys(repo: Path, commit: str, root: Path) -> dict[str, list[int]]:
     keys.update(_keys(mods.ReferringTracker(**size), "tracker."))
     keys.update(_keys(mods.TemporalRefiner(**size, windows=3), "refiner."))
     return keys
-
-
-def _write(path: Path, meta: dict[str, Any], keys: dict[str, list[int]]) -> None:
-    body = {**meta, "num_keys": len(keys),
-            "params": sum(int(torch.tensor(s).prod()) for s in keys.values()), "keys": keys}
-    path.write_text(json.dumps(body, indent=1) + "\n")
-    print(f"{path}: {len(keys)} keys")
 
 
 def main() -> None:

@@ -106,11 +106,19 @@ class _Registry:
         return obj if obj is not None else (lambda o: o)
 
 
-def _materialise(repo: Path, commit: str, files: dict[str, str], root: Path) -> None:
+def _materialise(repo: Path, commit: str, files: dict[str, str], root: Path,
+                 packages: bool = False) -> None:
+    """Write official files (repo path -> path under ``root``); ``packages``: also an empty
+    ``__init__.py`` in every folder above them, for files imported as real packages rather
+    than through stub packages (``_install_stubs``)."""
     for src, dst in files.items():
         path = root / dst
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_git(repo, "show", f"{commit}:{src}"))
+        if packages:
+            for parent in path.relative_to(root).parents:
+                if str(parent) != ".":
+                    (root / parent / "__init__.py").touch()
 
 
 def _install_stubs(root: Path) -> None:
