@@ -1,16 +1,22 @@
 """Decoding video files with PyAV: the whole file, or only the frames a clip needs.
 
 ``decode_video`` decodes every frame (the reference). ``scan_video`` demuxes the file without
-decoding it and tells how many frames it has and where its keyframes are; ``decode_frames`` then
-decodes only from the keyframe before the first wanted frame to the last wanted frame, never the
-whole file, and gives the same pixels as ``decode_video(...)[wanted]``.
+decoding it and tells how many frames it has, their presentation timestamps and where its
+keyframes are; ``decode_frames`` then decodes only from the keyframe before the first wanted
+frame to the last wanted frame, never the whole file, and gives the same pixels as
+``decode_video(...)[wanted]``. Within that stretch, the packet of a frame the clip does not want
+is sent with ``skip_frame=NONREF``: the decoder drops it when no other frame refers to it (the
+non-reference B-frames that make up much of a real H.264/HEVC encode), so such frames are never
+decoded; decoders that ignore the setting (VP8/VP9) just decode them.
 
 Frames are numbered in the order a full decode outputs them, never by timestamp arithmetic
 (frame rate x time): with a variable frame rate, or B-frames, or a stream that does not start at
-zero, only the order is reliable. A keyframe's number is the rank of its presentation timestamp
-among every packet's; after a seek, every decoded frame's timestamp is checked against that
-order, and any surprise (a dropped or corrupt frame, a seek that lands elsewhere) falls back to
-decoding from the start, which is a full decode cut short.
+zero, only the order is reliable. A frame's number is the rank of its presentation timestamp
+among every packet's (skipped frames give no output, so output frames cannot be counted). Every
+decoded frame's timestamp is checked against that order, and any surprise (a timestamp not in
+the index or out of order, a wanted frame missing, a corrupt frame, a decoding error, a seek that
+lands elsewhere) falls back to decoding from the start without skipping, which is a full decode
+cut short.
 
 Rotation metadata (a portrait phone video stored sideways) is applied after the resize, with
 ``np.rot90``, so the frame is upright and its pixels are not resampled twice.
@@ -19,7 +25,7 @@ Rotation metadata (a portrait phone video stored sideways) is applied after the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from struct import unpack
@@ -227,23 +233,24 @@ def decode_frames(path: str | Path, wanted: np.ndarray, index: VideoIndex | None
                   short_side: int | None = None) -> tuple[np.ndarray, int]:
     """Frames ``wanted`` (sorted, distinct) as ``decode_video(path, ...)[wanted]`` gives them.
 
-    Seeks to the keyframe at or before the first wanted frame (when ``index`` allows it) and
-    stops after the last wanted frame. Returns the frames and how many frames were decoded.
+    When ``index`` numbers the frames by timestamp, seeks to the keyframe at or before the first
+    wanted frame, skips the unwanted frames no other frame refers to, and stops after the last
+    wanted frame; else (or on any surprise) decodes from the start up to the last wanted frame.
+    Returns the frames and how many frames were decoded (skipped ones are not).
     Raises ``VideoReadError`` when the file has fewer frames than the last wanted index.
     """
     path = Path(path)
     if len(wanted) == 0:
         raise ValueError(f"{path}: no frames requested")
-    first = int(wanted[0])
-    start, seek_ts = 0, None
-    if index is not None and index.pts is not None:
+    decoded = 0
+    if index is not None and index.pts is not None and int(wanted[-1]) < len(index.pts):
+        start, seek_ts = 0, None
         for rank, ts in index.keyframes:
-            if rank > first:
+            if rank > int(wanted[0]):
                 break
             start, seek_ts = rank, ts
-    decoded = 0
-    if start > 0 and seek_ts is not None and index is not None and index.pts is not None:
-        frames, decoded = _decode_from(path, wanted, short_side, start, seek_ts, index.pts)
+        frames, decoded = _decode_from(path, wanted, short_side, start,
+                                       seek_ts if start > 0 else None, index.pts)
         if frames is not None:
             return frames, decoded
     frames, n = _decode_from(path, wanted, short_side)
@@ -258,8 +265,10 @@ def _decode_from(path: Path, wanted: np.ndarray, short_side: int | None, start: 
                  seek_ts: int | None = None,
                  pts: np.ndarray | None = None) -> tuple[np.ndarray | None, int]:
     """Decode from frame ``start`` (after seeking to ``seek_ts``; from the beginning when
-    None) to the last wanted frame. (None, decoded) when the decoder's output does not follow
-    the index (then the caller decodes from the beginning) or the stream ends first."""
+    None) to the last wanted frame, numbering frames by ``pts`` (skipping unwanted
+    non-reference frames) when given. (None, decoded) when the decoder's output does not follow
+    the index or a wanted frame is missing (then the caller decodes from the beginning without
+    ``pts``) or the stream ends first."""
     want = frozenset(int(i) for i in wanted)
     run = _decode(path, short_side, int(wanted[-1]), want, start, seek_ts, pts)
     if run.failed or len(run.frames) != len(want):
@@ -288,30 +297,38 @@ def _decode(path: Path, short_side: int | None, last: int | None,
     converting to RGB those in ``keep`` (every frame when None; none for ``frozenset()``).
     Converted frames are kept in ``frames``, or handed to ``sink(i, rgb)`` and not kept.
 
-    From the beginning (``seek_ts`` None) a decoding error raises ``VideoReadError``. After a
-    seek to ``seek_ts``, each frame's timestamp must be ``pts[i]``, and any surprise (or a
-    decoding error) stops the pass with ``failed`` set, so the caller can decode from the start.
+    Without ``pts``, frames are numbered by counting, and a decoding error raises
+    ``VideoReadError``. With ``pts`` (the index's sorted timestamps; after a seek to
+    ``seek_ts`` when given), a frame's number is the rank of its timestamp, the packets of
+    frames not in ``keep`` are sent with ``skip_frame=NONREF`` (non-reference frames are then
+    not decoded, so numbers have gaps), and any surprise (a timestamp not in ``pts``, out of
+    order, a first frame that is not ``start``, a corrupt frame, a decoding error) stops the
+    pass with ``failed`` set, so the caller can decode from the start.
     """
     run = _Decoded()
+    skip_unless = (None if pts is None or keep is None
+                   else frozenset(int(pts[i]) for i in keep))
     try:
         container, stream = _open_video(path)
         with container:
             run.expected, run.slack = _expected_count(container, stream)
             if seek_ts is not None:
                 container.seek(seek_ts, stream=stream, backward=True, any_frame=False)
-            i = start
+            i = start - 1  # the number of the last frame output
             size: tuple[int, int] | None = None
-            for frame in container.decode(stream):
+            for frame in _frames(container, stream, skip_unless):
                 run.decoded += 1
-                if seek_ts is not None and pts is not None:
-                    if frame.pts is None:
-                        run.failed = True
-                        return run
-                    if frame.pts < pts[start] and i == start:
+                if pts is None:
+                    i += 1
+                else:
+                    n = _rank(pts, frame.pts)
+                    if n is not None and n < start and i < start:
                         continue  # a leading frame shown before the keyframe
-                    if frame.pts != pts[i] or getattr(frame, "is_corrupt", False):
+                    if (n is None or n <= i or i < start < n
+                            or getattr(frame, "is_corrupt", False)):
                         run.failed = True
                         return run
+                    i = n
                 if size is None:  # every frame at the size of the first (as ffmpeg scales)
                     size = _target_size(frame.width, frame.height, short_side)
                 if keep is None or i in keep:
@@ -320,13 +337,34 @@ def _decode(path: Path, short_side: int | None, last: int | None,
                         run.frames[i] = rgb
                     else:
                         sink(i, rgb)
-                if i == last:
+                if last is not None and i >= last:
                     break
-                i += 1
     except VideoReadError:
         raise
     except _DECODE_ERRORS as exc:
-        if seek_ts is None:
+        if pts is None:
             raise VideoReadError(f"cannot decode {path}: {exc}") from exc
         run.failed = True
     return run
+
+
+def _frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+            skip_unless: frozenset[int] | None) -> Iterator[av.VideoFrame]:
+    """The decoder's output frames (``container.decode(stream)``); with ``skip_unless``, each
+    packet whose timestamp is not in it is sent with ``skip_frame=NONREF`` (the decoder drops
+    it if no frame refers to it), every other packet with ``DEFAULT``. The setting travels
+    with the packet, also to frame threads."""
+    codec = stream.codec_context
+    for packet in container.demux(stream):
+        if skip_unless is not None:
+            skip = packet.pts is not None and packet.pts not in skip_unless
+            codec.skip_frame = "NONREF" if skip else "DEFAULT"
+        yield from codec.decode(packet)
+
+
+def _rank(pts: np.ndarray, ts: int | None) -> int | None:
+    """The number of the frame with timestamp ``ts`` (its rank in the sorted ``pts``)."""
+    if ts is None:
+        return None
+    n = int(np.searchsorted(pts, ts))
+    return n if n < len(pts) and int(pts[n]) == ts else None

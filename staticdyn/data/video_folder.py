@@ -4,14 +4,16 @@ For users without a pre-stylized dataset: point ``root`` at mp4/avi/webm/mkv fil
 video is decoded with PyAV (``video_decode``) and rendered in ``num_styles`` built-in (or user)
 styles when read. A clip reads only the frames it uses: the frame count comes from the container
 (checked against its packets; decoded when the container has none), and only the stretch from
-the keyframe before the first wanted frame to the last wanted frame is decoded. Styles whose
+the keyframe before the first wanted frame to the last wanted frame is decoded, without the
+unwanted frames no other frame refers to (``video_decode.decode_frames``). Styles whose
 pixels depend on the whole clip's statistics (the built-in ``palette``, and any user stylizer)
 still get the whole decoded video, as before, so a dynamic pair never differs by anything but
 style and every pixel is the same as reading the whole video. The built-in ``palette`` style
 needs only a fixed sample of the video's pixels (``styles.PaletteSample``): it is gathered while
-the whole video is decoded once, one frame at a time, and no frame is kept, so a 1080p video
-costs a frame's memory, not the clip's. An optional on-disk cache stores the stylized frames,
-because decoding + stylizing is the slow part of a probe.
+the whole video is decoded once, one frame at a time, keeping only the frames the clip wants,
+so a 1080p video costs the clip's frames' memory, not the video's, and the clip's frames are not
+decoded a second time. An optional on-disk cache stores the stylized frames, because decoding +
+stylizing is the slow part of a probe.
 """
 
 from __future__ import annotations
@@ -215,7 +217,10 @@ class VideoFolderSource(VideoSource):
         if cached is not None:
             return int(cached.shape[0])
         if self._streams_palette(style):
-            return self._palette_pass(video)[1]
+            if video in self._samples or self._index(video).count is None:
+                return self._palette_pass(video)[1]  # counting would decode the video anyway
+            # a trusted count: the pass waits for read_frames, which keeps the clip's frames
+            return self._exact_count(video)
         if not self.stylizer.frame_local(style):
             return len(self.decode(video))  # the style needs the whole video anyway
         return self._exact_count(video)
@@ -243,7 +248,7 @@ class VideoFolderSource(VideoSource):
             return np.array(cached[wanted])
         palette = self.stylizer.palette(style) if self._streams_palette(style) else None
         if palette is not None:
-            sample, n = self._palette_pass(video)
+            sample, n = self._palette_pass(video, wanted)
             check_indices(video, wanted, n)
             frames = check_frames(self._decode_some(video, wanted))
             return palette.apply(frames, palette.matrix_from_sample(sample))
@@ -259,12 +264,15 @@ class VideoFolderSource(VideoSource):
         """A built-in palette style, read without a cache (a cache stores whole clips)."""
         return self.cache_dir is None and self.stylizer.palette(style) is not None
 
-    def _palette_pass(self, video: str) -> tuple[np.ndarray, int]:
+    def _palette_pass(self, video: str,
+                      wanted: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """(the palette's pixel sample of the whole decoded video, its frame count).
 
         The sample's stride depends on the frame count, which the container gives before
         decoding; were it wrong, the pass is repeated with the count it decoded, so the sample
         is always that of ``decode_video`` (the count is also what ``decode`` would record).
+        The unstyled frames ``wanted`` are kept from the pass (for ``_decode_some``), so a
+        clip's frames are not decoded again.
         """
         if video in self._samples:
             self._samples.move_to_end(video)
@@ -274,22 +282,28 @@ class VideoFolderSource(VideoSource):
             step = PaletteSample(*frames.shape[:3]).step
             found = (frames.reshape(-1, 3)[::step].copy(), len(frames))
         else:
-            sample, n = self._stream_sample(video, self._exact_count(video))
+            keep = frozenset() if wanted is None else frozenset(int(i) for i in wanted)
+            kept: dict[int, np.ndarray] = {}
+            sample, n = self._stream_sample(video, self._exact_count(video), keep, kept)
             if sample is None:
                 sample, n = self._stream_sample(video, n)
             assert sample is not None
             found = (sample, n)
+            if wanted is not None and len(kept) == len(wanted):
+                self._remember_partial(video, wanted, np.stack([kept[int(i)] for i in wanted]))
         self._exact[video] = found[1]
         self._samples[video] = found
         while len(self._samples) > 16:
             self._samples.popitem(last=False)
         return found
 
-    def _stream_sample(self, video: str, n_frames: int) -> tuple[np.ndarray | None, int]:
+    def _stream_sample(self, video: str, n_frames: int, keep: frozenset[int] = frozenset(),
+                       kept: dict[int, np.ndarray] | None = None,
+                       ) -> tuple[np.ndarray | None, int]:
         """Decode the whole video as ``decode_video`` does (``stream_video``: same frames,
         sizes, rotation and errors), one frame at a time, keeping only the sample of an
-        ``n_frames`` clip; the sample is None when the video decodes to another count
-        (returned)."""
+        ``n_frames`` clip and the frames numbered in ``keep`` (into ``kept``); the sample is
+        None when the video decodes to another count (returned)."""
         sample: PaletteSample | None = None
         decoded = 0
 
@@ -299,6 +313,8 @@ class VideoFolderSource(VideoSource):
                 if sample is None:
                     sample = PaletteSample(n_frames, rgb.shape[0], rgb.shape[1])
                 sample.add(rgb)
+            if decoded in keep and kept is not None:
+                kept[decoded] = rgb
             decoded += 1
 
         try:
@@ -340,7 +356,10 @@ class VideoFolderSource(VideoSource):
         frames, decoded = decode_frames(self.path(video), wanted, self._index(video),
                                         self.short_side)
         self.frames_decoded += decoded
-        self._partial[key] = frames
+        self._remember_partial(video, wanted, frames)
+        return frames
+
+    def _remember_partial(self, video: str, wanted: np.ndarray, frames: np.ndarray) -> None:
+        self._partial[(video, wanted.tobytes())] = frames
         while len(self._partial) > 2:
             self._partial.popitem(last=False)
-        return frames

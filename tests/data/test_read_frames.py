@@ -228,17 +228,18 @@ def test_video_partial_decode_reads_from_the_keyframe(video_root: Path) -> None:
         assert decoded <= 70 - 48 + 1 + 2  # from keyframe 48 (+ leading B-frames at most)
         first, n_first = decode_frames(path, np.array([0, 9, 18]), index, short_side=16)
         np.testing.assert_array_equal(first, decode_video(path, short_side=16)[[0, 9, 18]])
-        assert n_first == 19
+        assert n_first <= 19  # frames 0..18, less the unwanted non-reference ones
 
 
 def test_video_frames_decoded_per_clip(video_root: Path) -> None:
     """8-frame clip of an 80-frame H.264 video, frame-local styles: frames 0..63 decoded once
-    for both styles of the pair (inter-frame coding needs them), 8 converted and styled."""
+    for both styles of the pair (inter-frame coding needs them), less the unwanted frames no
+    other frame refers to (non-reference B-frames); 8 converted and styled."""
     src = VideoFolderSource(video_root, stylizer=FRAME_LOCAL)
     counting = Counting(src)
     item = load_group(counting, 0, [Pair(0, 0, DYNAMIC, "gop8", 0, 1, 3)], SPEC8)
     assert item.skip_reason is None
-    assert src.frames_decoded == 64 and counting.frames_out == 2 * 8
+    assert 8 <= src.frames_decoded < 64 and counting.frames_out == 2 * 8
     old = VideoFolderSource(video_root, stylizer=FRAME_LOCAL)
     old_clips(old, [Pair(0, 0, DYNAMIC, "gop8", 0, 1, 3)], SPEC8, "first")
     assert old.frames_decoded == 80
