@@ -321,9 +321,9 @@ def _decode(path: Path, short_side: int | None, last: int | None,
                 if pts is None:
                     i += 1
                 else:
-                    n = _rank(pts, frame.pts)
-                    if n is not None and n < start and i < start:
+                    if i < start and frame.pts is not None and frame.pts < pts[start]:
                         continue  # a leading frame shown before the keyframe
+                    n = _rank(pts, frame.pts)
                     if (n is None or n <= i or i < start < n
                             or getattr(frame, "is_corrupt", False)):
                         run.failed = True
