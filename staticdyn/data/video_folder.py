@@ -269,8 +269,9 @@ class VideoFolderSource(VideoSource):
         """(the palette's pixel sample of the whole decoded video, its frame count).
 
         The sample's stride depends on the frame count, which the container gives before
-        decoding; were it wrong, the pass is repeated with the count it decoded, so the sample
-        is always that of ``decode_video`` (the count is also what ``decode`` would record).
+        decoding (or, without a count, most likely the number of video packets); were it
+        wrong, the pass is repeated with the count it decoded, so the sample is always that
+        of ``decode_video`` (the count is also what ``decode`` would record).
         The unstyled frames ``wanted`` are kept from the pass (for ``_decode_some``), so a
         clip's frames are not decoded again.
         """
@@ -284,7 +285,7 @@ class VideoFolderSource(VideoSource):
         else:
             keep = frozenset() if wanted is None else frozenset(int(i) for i in wanted)
             kept: dict[int, np.ndarray] = {}
-            sample, n = self._stream_sample(video, self._exact_count(video), keep, kept)
+            sample, n = self._stream_sample(video, self._count_guess(video), keep, kept)
             if sample is None:
                 sample, n = self._stream_sample(video, n)
             assert sample is not None
@@ -296,6 +297,16 @@ class VideoFolderSource(VideoSource):
         while len(self._samples) > 16:
             self._samples.popitem(last=False)
         return found
+
+    def _count_guess(self, video: str) -> int:
+        """The count a full decode gives when known without decoding, else the number of
+        video packets (a container without a count, webm/mkv): right unless some packets
+        decode to no frame, so counting by decoding first would cost a pass in vain."""
+        index = self._index(video)
+        if video in self._exact or video in self._decoded or index.count is not None:
+            return self._exact_count(video)
+        n = len(index.pts) if index.pts is not None else 0
+        return min(n, self.max_frames) if self.max_frames else n
 
     def _stream_sample(self, video: str, n_frames: int, keep: frozenset[int] = frozenset(),
                        kept: dict[int, np.ndarray] | None = None,
