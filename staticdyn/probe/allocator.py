@@ -81,3 +81,20 @@ def keep_freed_memory(enabled: bool = True) -> AllocatorState:
     _STATE = AllocatorState(ok, "glibc mallopt" if ok else "mallopt refused a value")
     log.debug("allocator: %s", _STATE.reason)
     return _STATE
+
+
+def release_in_forked_child() -> None:
+    """Hand back, in a freshly forked process, the free heap memory it inherited.
+
+    A forked DataLoader worker shares the parent's pages copy-on-write. With the warm
+    allocator the parent's heap holds the freed activation memory of the last forward, so the
+    parent's next forward writes to shared pages: each write faults, and while the child still
+    maps the page, the fault copies it. The child never uses that memory, so it releases it
+    (``malloc_trim``: free pages leave the child's mappings) and the parent's faults reuse its
+    pages in place instead of copying them (measured, i3d_r50 at 160 px, batch 4: 0.56-0.64 s
+    of system time in the first forward after the fork, 0.08-0.17 s with this). A no-op off
+    glibc.
+    """
+    lib = _libc()
+    if lib is not None and hasattr(lib, "malloc_trim"):
+        lib.malloc_trim(0)

@@ -21,6 +21,7 @@ from staticdyn.data.pairs import Pair
 from staticdyn.data.source import VideoSource
 from staticdyn.data.spec import ClipSpec
 from staticdyn.data.tasks.action import READ_ERRORS, GroupItem, load_group
+from staticdyn.probe.allocator import release_in_forked_child
 
 __all__ = ["READ_ERRORS", "GroupDataset", "GroupItem", "choose_num_workers", "collate_groups",
            "load_group", "loader_options", "visible_cores"]
@@ -83,7 +84,30 @@ def loader_options(num_workers: int, device_type: str, gpu_decode: bool = False
         opts["prefetch_factor"] = CUDA_PREFETCH if cuda else 2
         if cuda and gpu_decode:
             opts["multiprocessing_context"] = "spawn"
+        opts["worker_init_fn"] = cpu_worker_init if not cuda else worker_init
     return opts
+
+
+def worker_init(_worker_id: int) -> None:
+    """A worker starts by handing back the parent's free heap it inherited (fork): else each
+    forward of the parent re-copies those pages (``allocator.release_in_forked_child``)."""
+    release_in_forked_child()
+
+
+def cpu_worker_init(worker_id: int) -> None:
+    """``worker_init``, then the lowest priority, for a worker feeding a model on the CPU.
+
+    The forward's intra-op threads use every core and meet at a barrier after each operator:
+    a worker that takes a core from one of them stalls all of them, so its decoding costs the
+    forward about twice its own CPU time. At the lowest priority it runs on the cycles the
+    forward leaves idle (between operators and batches), and at full speed when the forward
+    waits for data. Best effort: a platform without ``os.nice`` keeps the default priority.
+    """
+    worker_init(worker_id)
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):
+        pass
 
 
 class GroupDataset(torch.utils.data.Dataset):

@@ -3,6 +3,9 @@ change in the features."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import h5py
@@ -20,8 +23,10 @@ from staticdyn.probe.loader import (
     MAX_CLIPS_IN_FLIGHT,
     MIN_BATCHES_FOR_WORKERS,
     choose_num_workers,
+    cpu_worker_init,
     loader_options,
     visible_cores,
+    worker_init,
 )
 from tests.helpers.configs import make_cfg
 
@@ -71,15 +76,19 @@ def test_auto_reads_the_visible_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_loader_options_on_cpu_are_the_plain_loader() -> None:
     assert loader_options(0, "cpu") == {"num_workers": 0}
-    assert loader_options(2, "cpu") == {"num_workers": 2, "prefetch_factor": 2}
+    assert loader_options(2, "cpu") == {"num_workers": 2, "prefetch_factor": 2,
+                                        "worker_init_fn": cpu_worker_init}
 
 
 def test_loader_options_for_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     # a CUDA device torch cannot see: the plain loader
-    assert loader_options(2, "cuda") == {"num_workers": 2, "prefetch_factor": 2}
+    assert loader_options(2, "cuda") == {"num_workers": 2, "prefetch_factor": 2,
+                                         "worker_init_fn": cpu_worker_init}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert loader_options(2, "cuda") == {"num_workers": 2, "prefetch_factor": CUDA_PREFETCH}
+    # feeding a GPU, workers keep their priority
+    assert loader_options(2, "cuda") == {"num_workers": 2, "prefetch_factor": CUDA_PREFETCH,
+                                         "worker_init_fn": worker_init}
     assert loader_options(0, "cuda") == {"num_workers": 0}
     # GPU JPEG decoding in workers: CUDA cannot start in a forked child
     assert loader_options(2, "cuda", gpu_decode=True)["multiprocessing_context"] == "spawn"
@@ -152,3 +161,34 @@ def test_features_are_bit_identical_for_any_worker_count(tmp_path: Path) -> None
     # a run started with 0 workers resumes with another count (not part of the identity)
     again = run(make_cfg(tmp_path / "w0", [*over, "probe.num_workers=2"]))
     assert again["rows"] == runs[0]["rows"]
+
+
+_CHILD_PRIORITY = textwrap.dedent("""
+    import multiprocessing, os
+    from staticdyn.probe.loader import cpu_worker_init, worker_init
+
+    def run(init, q):
+        before = os.nice(0)
+        init(0)
+        q.put((before, os.nice(0)))
+
+    if __name__ == "__main__":
+        ctx = multiprocessing.get_context("fork")
+        for init in (cpu_worker_init, worker_init):
+            q = ctx.Queue()
+            p = ctx.Process(target=run, args=(init, q))
+            p.start()
+            print(*q.get())
+            p.join()
+""")
+
+
+def test_cpu_workers_run_at_the_lowest_priority() -> None:
+    """A worker feeding a CPU model yields the cores to the forward; one feeding a GPU not."""
+    proc = subprocess.run([sys.executable, "-c", _CHILD_PRIORITY], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (cpu_before, cpu_after), (gpu_before, gpu_after) = (
+        map(int, line.split()) for line in proc.stdout.split("\n")[:2])
+    assert cpu_after == 19 and cpu_before < 19
+    assert gpu_after == gpu_before
