@@ -15,12 +15,14 @@ from omegaconf import DictConfig
 from staticdyn.errors import StaticDynError
 from staticdyn.experiments import dispatch
 from staticdyn.experiments.hydra_job import HydraJob
+from staticdyn.probe.allocator import huge_pages_for_tensors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     # The run directory gets .hydra/ and the job log only once the run is accepted: a refused
     # run leaves a finished run's directory as it was (staticdyn/experiments/hydra_job.py).
+    huge_pages_for_tensors()  # before torch is imported (dispatch imports it)
     job = HydraJob(cfg)
     log = logging.getLogger("staticdyn")
     try:

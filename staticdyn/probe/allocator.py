@@ -98,3 +98,24 @@ def release_in_forked_child() -> None:
     lib = _libc()
     if lib is not None and hasattr(lib, "malloc_trim"):
         lib.malloc_trim(0)
+
+
+#: PyTorch's own switch (c10 ``alloc_cpu``): CPU tensors of 2 MB and more are 2 MB-aligned and
+#: ``madvise(MADV_HUGEPAGE)``d, so the kernel faults them in 2 MB at a time
+THP_ENV = "THP_MEM_ALLOC_ENABLE"
+
+
+def huge_pages_for_tensors() -> bool:
+    """Let PyTorch back large CPU tensors with transparent huge pages; call before torch is
+    imported (c10 reads the variable once). Returns whether it is in effect.
+
+    Where the warm allocator is off (``probe.warm_allocator=false``, or blocks above glibc's
+    thresholds), each forward maps its activations afresh; with huge pages the kernel faults
+    them in 2 MB instead of 4 KB at a time (measured, i3d_r50 batch 8 at 224 px on 2 cores:
+    0.38-0.46 s per clip instead of 0.61-0.64 at the same 1.8 GiB peak; the warm allocator
+    gives 0.31). It changes where tensors live, never a value. A user's own setting (``0``)
+    is kept; once torch is imported it is too late and the current state is returned.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault(THP_ENV, "1")
+    return os.environ.get(THP_ENV) == "1"

@@ -101,3 +101,40 @@ def test_a_forked_worker_hands_back_the_inherited_free_heap(mode: str) -> None:
         assert after < before - 150
     else:
         assert after > before - 20
+
+
+_CHILD_THP = textwrap.dedent("""
+    import sys
+    from staticdyn.probe.allocator import huge_pages_for_tensors
+    print(huge_pages_for_tensors())
+    import torch
+    x = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
+    with open("/proc/self/smaps_rollup") as f:
+        huge = [int(line.split()[1]) for line in f if line.startswith("AnonHugePages:")][0]
+    print(huge)
+    print(huge_pages_for_tensors())  # after torch: reports, changes nothing
+""")
+
+
+def _thp_mode() -> str:
+    try:
+        text = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        return "absent"
+    return text.split("[")[1].split("]")[0]
+
+
+@pytest.mark.parametrize("user", [None, "0"])
+def test_large_tensors_get_huge_pages_unless_the_user_says_no(user: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "THP_"))}
+    if user is not None:
+        env[allocator.THP_ENV] = user
+    proc = subprocess.run([sys.executable, "-c", _CHILD_THP], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first, huge_kb, after = proc.stdout.split()
+    assert first == after == str(user is None)
+    if user is None and _thp_mode() in ("always", "madvise"):
+        assert int(huge_kb) >= 32 * 1024  # most of the 64 MB tensor is in 2 MB pages
+    elif _thp_mode() != "always":
+        assert int(huge_kb) == 0
