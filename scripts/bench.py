@@ -7,7 +7,8 @@
 (d) metric time for 3000 pairs x 2048 units;
 (e) peak RSS as the pair count grows (must stay flat: features stream to disk);
 (f) allocator: seconds and minor page faults per clip of a steady-state forward, with glibc's
-    defaults (cold) and with staticdyn's warm allocator (probe/allocator.py), per model;
+    defaults (cold), with huge pages for large tensors (run.py's THP_MEM_ALLOC_ENABLE) and with
+    staticdyn's warm allocator (probe/allocator.py), per model;
 (g) with --gpu: clips/s at the paper's input sizes and the fraction of time waiting on data;
 (h) loader: frames decoded and loader CPU ms per clip, every frame read (old) vs only the
     clip's frames (new), Diving48-layout folders and mp4 files (scripts/bench_loader.py);
@@ -293,17 +294,21 @@ print(json.dumps({"s_per_clip": dt / reps / batch, "faults_per_clip": df / reps 
 
 
 def bench_allocator(models: list[str], batch: int, crop: int, reps: int) -> list[dict]:
-    """Cold (glibc defaults) vs warm allocator, each in a fresh process, per model."""
+    """Per model, each mode in a fresh process: cold (glibc defaults, no huge pages), huge
+    pages (``THP_MEM_ALLOC_ENABLE=1``, what ``probe.warm_allocator=false`` gets from run.py)
+    and warm (the default; run.py's huge pages on as well)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+           if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "THP_"))}
+    modes = {"cold": ("cold", {}), "thp": ("cold", {"THP_MEM_ALLOC_ENABLE": "1"}),
+             "warm": ("warm", {"THP_MEM_ALLOC_ENABLE": "1"})}
     rows = []
     for name in models:
         row: dict = {"model": name, "batch": batch, "crop": crop, "reps": reps}
-        for mode in ("cold", "warm"):
+        for label, (mode, extra) in modes.items():
             out = subprocess.run([sys.executable, "-c", _ALLOC_CHILD, mode, name, str(batch),
                                   str(crop), str(reps)], capture_output=True, text=True,
-                                 cwd=ROOT, env=env, check=True).stdout
-            row[mode] = json.loads(out.strip().splitlines()[-1])
+                                 cwd=ROOT, env={**env, **extra}, check=True).stdout
+            row[label] = json.loads(out.strip().splitlines()[-1])
         rows.append(row)
         print(row)
     return rows
@@ -357,15 +362,23 @@ def write_markdown(res: dict, path: Path, command: str) -> None:  # noqa: C901
                   f"{r['pairs_per_s']:.1f} | {r['data_wait_fraction']:.2f} |" for r in res["gpu"]]
         lines.append("")
     if res.get("allocator"):
-        lines += ["## (f) Allocator: steady-state forward per clip, glibc defaults vs warm", "",
-                  "Each model in a fresh process; all default layers hooked; "
-                  "`probe.warm_allocator=true` (the default) is the warm column.", "",
-                  "| model | batch x crop | s/clip cold | s/clip warm | faults/clip cold | "
-                  "faults/clip warm | peak RSS cold / warm (MB) |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['batch']} x {r['crop']} | {r['cold']['s_per_clip']:.3f} | "
-                  f"{r['warm']['s_per_clip']:.3f} | {r['cold']['faults_per_clip']:.0f} | "
-                  f"{r['warm']['faults_per_clip']:.0f} | {r['cold']['peak_rss_mb']:.0f} / "
-                  f"{r['warm']['peak_rss_mb']:.0f} |" for r in res["allocator"]]
+        lines += ["## (f) Allocator: steady-state forward per clip: glibc defaults, huge "
+                  "pages, warm", "",
+                  "Each model and mode in a fresh process; all default layers hooked. cold: "
+                  "glibc's defaults, 4 KB pages; huge pages: `THP_MEM_ALLOC_ENABLE=1` (set by "
+                  "run.py), what `probe.warm_allocator=false` gets; warm: "
+                  "`probe.warm_allocator=true` (the default). The warm peak varies from process "
+                  "to process (how glibc's heap fragments).", "",
+                  "| model | batch x crop | s/clip cold / huge pages / warm | faults/clip cold / "
+                  "huge pages / warm | peak RSS cold / huge pages / warm (MB) |",
+                  "|---|---|---|---|---|"]
+        for r in res["allocator"]:
+            modes = [m for m in ("cold", "thp", "warm") if m in r]
+            lines.append(
+                f"| {r['model']} | {r['batch']} x {r['crop']} | "
+                + " / ".join(f"{r[m]['s_per_clip']:.3f}" for m in modes) + " | "
+                + " / ".join(f"{r[m]['faults_per_clip']:.0f}" for m in modes) + " | "
+                + " / ".join(f"{r[m]['peak_rss_mb']:.0f}" for m in modes) + " |")
         lines.append("")
     if res.get("io"):
         lines += ["## (i) Layout overhead: extraction / bare forward (reduced input)", "",
