@@ -46,7 +46,7 @@ from staticdyn.data.tasks import TASK_MODULES, Task, get_task
 from staticdyn.errors import DatasetError, InvalidSettingError, StaticDynError
 from staticdyn.metrics.layerwise import ESTIMATORS
 from staticdyn.models.spec import ZooModel
-from staticdyn.probe.allocator import keep_freed_memory
+from staticdyn.probe.allocator import cpu_memory_line, keep_freed_memory
 from staticdyn.probe.api import layer_io, show_layers
 
 log = logging.getLogger("staticdyn")
@@ -410,7 +410,9 @@ def run(cfg: DictConfig, accept: Callable[[], None] | None = None,
 
     out = run_dir_of(cfg)
     torch.manual_seed(settings.seed)
-    keep_freed_memory(settings.warm_allocator)  # before the model's first forward
+    allocator = keep_freed_memory(settings.warm_allocator)  # before the model's first forward
+    if torch.device(settings.device).type == "cpu":
+        log.info("%s", cpu_memory_line(allocator))
     if settings.threads:
         torch.set_num_threads(settings.threads)
 

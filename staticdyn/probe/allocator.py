@@ -119,3 +119,11 @@ def huge_pages_for_tensors() -> bool:
     if "torch" not in sys.modules:
         os.environ.setdefault(THP_ENV, "1")
     return os.environ.get(THP_ENV) == "1"
+
+
+def cpu_memory_line(state: AllocatorState) -> str:
+    """The run log's one line on how CPU activations get their memory (speed and peak RSS
+    depend on it; BENCHMARKS.md section (f))."""
+    warm = "on" if state.applied else f"off ({state.reason})"
+    huge = "on" if os.environ.get(THP_ENV) == "1" else f"off ({THP_ENV} not 1 before torch)"
+    return f"CPU memory: warm allocator {warm}; huge pages for large tensors {huge}"

@@ -138,3 +138,14 @@ def test_large_tensors_get_huge_pages_unless_the_user_says_no(user: str | None) 
         assert int(huge_kb) >= 32 * 1024  # most of the 64 MB tensor is in 2 MB pages
     elif _thp_mode() != "always":
         assert int(huge_kb) == 0
+
+
+def test_the_run_log_says_how_cpu_memory_is_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(allocator.THP_ENV, "1")
+    line = allocator.cpu_memory_line(allocator.AllocatorState(True, "glibc mallopt"))
+    assert line == "CPU memory: warm allocator on; huge pages for large tensors on"
+    monkeypatch.setenv(allocator.THP_ENV, "0")
+    line = allocator.cpu_memory_line(
+        allocator.AllocatorState(False, "disabled (probe.warm_allocator=false)"))
+    assert line == ("CPU memory: warm allocator off (disabled (probe.warm_allocator=false)); "
+                    "huge pages for large tensors off (THP_MEM_ALLOC_ENABLE not 1 before torch)")
