@@ -37,6 +37,7 @@ from staticdyn.data.video_decode import decode_frames, decode_video, scan_video
 from staticdyn.data.video_folder import VideoFolderSource
 from staticdyn.errors import DatasetError, VideoReadError
 from tests.helpers.fakes import FakeSource
+from tests.helpers.nonref import frames_to_decode
 
 SPEC8 = ClipSpec(frames=8, crop=16, short_side=16)
 SLOWFAST = ClipSpec(frames=8, alpha=4, crop=16, short_side=16)
@@ -96,6 +97,7 @@ class Counting(VideoSource):
 
     def __init__(self, inner: VideoSource):
         self.inner, self.frames_out = inner, 0
+        self.indices: set[int] = set()  # every frame number read_frames was asked for
 
     @property
     def videos(self) -> list[str]:
@@ -120,6 +122,7 @@ class Counting(VideoSource):
     def read_frames(self, video: str, style: int, indices: Sequence[int]) -> np.ndarray:
         out = self.inner.read_frames(video, style, indices)
         self.frames_out += len(out)
+        self.indices.update(int(i) for i in indices)
         return out
 
 
@@ -228,7 +231,8 @@ def test_video_partial_decode_reads_from_the_keyframe(video_root: Path) -> None:
         assert decoded <= 70 - 48 + 1 + 2  # from keyframe 48 (+ leading B-frames at most)
         first, n_first = decode_frames(path, np.array([0, 9, 18]), index, short_side=16)
         np.testing.assert_array_equal(first, decode_video(path, short_side=16)[[0, 9, 18]])
-        assert n_first <= 19  # frames 0..18, less the unwanted non-reference ones
+        # frames 0..18, less the unwanted non-reference ones
+        assert n_first == frames_to_decode(path, index, np.array([0, 9, 18])) <= 19
 
 
 def test_video_frames_decoded_per_clip(video_root: Path) -> None:
@@ -239,7 +243,11 @@ def test_video_frames_decoded_per_clip(video_root: Path) -> None:
     counting = Counting(src)
     item = load_group(counting, 0, [Pair(0, 0, DYNAMIC, "gop8", 0, 1, 3)], SPEC8)
     assert item.skip_reason is None
-    assert 8 <= src.frames_decoded < 64 and counting.frames_out == 2 * 8
+    wanted = np.array(sorted(counting.indices))
+    assert len(wanted) == 8 and wanted[-1] == 63
+    path = video_root / "gop8.mp4"
+    assert src.frames_decoded == frames_to_decode(path, scan_video(path), wanted) < 64
+    assert counting.frames_out == 2 * 8
     old = VideoFolderSource(video_root, stylizer=FRAME_LOCAL)
     old_clips(old, [Pair(0, 0, DYNAMIC, "gop8", 0, 1, 3)], SPEC8, "first")
     assert old.frames_decoded == 80

