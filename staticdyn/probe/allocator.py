@@ -111,10 +111,10 @@ def huge_pages_for_tensors() -> bool:
 
     Where the warm allocator is off (``probe.warm_allocator=false``, or blocks above glibc's
     thresholds), each forward maps its activations afresh; with huge pages the kernel faults
-    them in 2 MB instead of 4 KB at a time (measured, i3d_r50 batch 8 at 224 px on 2 cores:
-    0.38-0.46 s per clip instead of 0.61-0.64 at the same 1.8 GiB peak; the warm allocator
-    gives 0.31). It changes where tensors live, never a value. A user's own setting (``0``)
-    is kept; once torch is imported it is too late and the current state is returned.
+    them in 2 MB instead of 4 KB at a time (BENCHMARKS.md section (f), i3d_r50 batch 8 at
+    224 px on 2 cores: 0.45 s per clip instead of 0.70 at about the same 1.8 GiB peak; the warm
+    allocator gives 0.32). It changes where tensors live, never a value. A user's own setting
+    (``0``) is kept; once torch is imported it is too late and the current state is returned.
     """
     if "torch" not in sys.modules:
         os.environ.setdefault(THP_ENV, "1")

@@ -89,8 +89,9 @@ def loader_options(num_workers: int, device_type: str, gpu_decode: bool = False
 
 
 def worker_init(_worker_id: int) -> None:
-    """A worker starts by handing back the parent's free heap it inherited (fork): else each
-    forward of the parent re-copies those pages (``allocator.release_in_forked_child``)."""
+    """A worker starts by handing back the parent's free heap it inherited (fork): else the
+    parent's next forward copies those pages as it writes them
+    (``allocator.release_in_forked_child``)."""
     release_in_forked_child()
 
 
